@@ -1,0 +1,1 @@
+"""`make demo` before grading exists: the chain-rule check and a Jacobian."""
