@@ -1,0 +1,1 @@
+"""Grading a class: jobs, the sandbox around student kernels, input and tamper checks."""
