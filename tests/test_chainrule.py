@@ -319,3 +319,22 @@ def test_check_adjoints_missing_path_on_another_graph():
     assert report.codes == {"w2": "adjoint-missing-path"}
     assert f"leaves out the path through {w2_kids[1]}" in report.messages["w2"]
     assert cr.check_adjoints(cr.adjoint_exprs(g), g).ok
+
+
+def test_numbers_are_claims_about_the_given_point_only():
+    """Are numeric adjoints and gradient entries checked at x = at only, formulas everywhere, missing paths still found?"""
+    a, b = cr.SEED_POINT
+    numeric = {"w1": math.cos(a) + b, "w2": a, "w3": 1.0}
+    assert cr.check_adjoints(numeric).ok
+    missing = cr.check_adjoints({"w1": math.cos(a)})
+    assert missing.codes == {"w1": "adjoint-missing-path"}
+    assert "leaves out the path through w3" in missing.messages["w1"]
+    # mixed gradient: the number is right at the seed point, the formula right everywhere
+    assert cr.check_gradient([math.cos(a) + b, x1]).ok
+    # a number at another point
+    p = [0.3, -1.2]
+    assert cr.check_gradient([math.cos(0.3) - 1.2, 0.3], at=p).ok
+    assert not cr.check_gradient([math.cos(a) + b, a], at=p).ok
+    assert cr.check_adjoints({"w1": math.cos(0.3) - 1.2}, at=p).ok
+    head = cr.check_adjoints({"w1": w2}).text.splitlines()[0]
+    assert head == "adjoint check at x = [0.7854, 3] and 3 random points (seed 0): FAILED at w1"

@@ -432,7 +432,7 @@ def check_gradient(
 
     ``claimed`` has one entry per input: numbers (a list, an array, a tape result) are checked
     at ``at`` only; SymPy expressions (or strings) in the inputs x or the node symbols w are checked
-    at ``at`` and at ``n_random`` points drawn uniformly from ``domain`` by
+    at ``at`` and also at ``n_random`` points drawn uniformly from ``domain`` by
     ``numpy.random.default_rng(seed)``. ``at`` defaults to x = [π/4, 3] (:data:`SEED_POINT`,
     repeated to the number of inputs). ``graph`` defaults to :func:`seed_graph`.
 
@@ -454,10 +454,15 @@ def check_gradient(
             claimed_vals.append(np.array(claim_fn(*p), dtype=np.float64))
         for r, v in reference_gradients(graph, p).items():
             refs[r].append(v)
-    errors = {r: np.max([np.abs(c - v) for c, v in zip(claimed_vals, refs[r])], axis=0) for r in REFERENCES}
+    # a number is a claim about x = at only; a formula is a claim about every point
+    used = np.array([[k == 0 or bool(e.free_symbols) for e in entries] for k in range(len(points))])
+    errors = {
+        r: np.max([np.where(u, np.abs(c - v), 0.0) for c, v, u in zip(claimed_vals, refs[r], used)], axis=0)
+        for r in REFERENCES
+    }
     problems = []
     for k, (c, p) in enumerate(zip(claimed_vals, points)):
-        for i in range(n):
+        for i in np.flatnonzero(used[k]):
             against = [r for r in REFERENCES if not abs(c[i] - refs[r][k][i]) <= atol + rtol * abs(refs[r][k][i])]
             if against:
                 problems.append(
@@ -509,6 +514,7 @@ def check_adjoints(
     claimed: Mapping[str, Any],
     graph: Graph | None = None,
     *,
+    at: Sequence[float] | None = None,
     seed: int = 0,
     n_random: int = 3,
     domain: tuple[float, float] = (-2.0, 2.0),
@@ -518,14 +524,17 @@ def check_adjoints(
     """Check claimed adjoints ``{"w1": cos(w1) + w2, "w2": w1, ...}`` node by node.
 
     Each claimed w̄ (SymPy expression, string or number, in w- or x-symbols) is compared with
-    the chain-rule adjoint at x = [π/4, 3] and ``n_random`` seeded random points. When a wrong
+    the chain-rule adjoint at ``at`` (default x = [π/4, 3]) and, when it is a formula, also at
+    ``n_random`` points drawn from ``domain`` by ``numpy.random.default_rng(seed)``; a number is
+    a claim about ``at`` only. When a wrong
     w̄ equals a partial sum of its terms Σ_c w̄c·∂c/∂w (some child c left out), the node gets
     the code ``adjoint-missing-path`` and the message names the missing children.
     """
     graph = seed_graph() if graph is None else graph
     n = len(graph.inputs)
     rng = np.random.default_rng(seed)
-    points = np.vstack([np.resize(np.array(SEED_POINT), n), rng.uniform(domain[0], domain[1], size=(n_random, n))])
+    first = _point(graph, np.resize(np.array(SEED_POINT), n) if at is None else at)
+    points = np.vstack([first, rng.uniform(domain[0], domain[1], size=(n_random, n))])
     bars, terms = _symbolic(graph)
     local = {name: sp.Symbol(name) for name in graph.names} | {str(x): x for x in graph.inputs}
 
@@ -549,7 +558,8 @@ def check_adjoints(
                 f"w̄ of {name} uses {', '.join(sorted(map(str, stray)))}; write adjoints in the node "
                 f"symbols {', '.join(graph.names)} or the inputs {', '.join(map(str, graph.inputs))}."
             )
-        got, want = values(expr), values(bars[name])
+        use = slice(None) if expr.free_symbols else slice(0, 1)
+        got, want = values(expr)[use], values(bars[name])[use]
         errors[name] = float(np.max(np.abs(got - want)))
         if np.all(np.abs(got - want) <= atol + rtol * np.abs(want)):
             continue
@@ -559,7 +569,7 @@ def check_adjoints(
             f"{bar} is wrong: at x = {_fmt_vec(points[0])} expected {want[0]:.6g}, found {_pretty(expr)} = {got[0]:.6g}; "
             f"check the children of {name} ({', '.join(graph.children(name)) or 'none'}) and their local derivatives."
         )
-        missing = _missing_paths(terms[name], got, values, atol, rtol)
+        missing = _missing_paths(terms[name], got, lambda e: values(e)[use], atol, rtol)
         if missing is not None:
             codes[name] = "adjoint-missing-path"
             kids = " and ".join(missing)
@@ -569,7 +579,7 @@ def check_adjoints(
                 f"({', '.join(graph.children(name))})."
             )
     ok = not wrong
-    head = "adjoint check (x = [π/4, 3] and random points): " + ("ok" if ok else "FAILED at " + ", ".join(wrong))
+    head = f"adjoint check at x = {_fmt_vec(first)} and {n_random} random points (seed {seed}): " + ("ok" if ok else "FAILED at " + ", ".join(wrong))
     text = "\n".join([head, *("  " + messages[w] for w in wrong)])
     return AdjointReport(ok, errors, wrong, codes, messages, text)
 
