@@ -322,7 +322,7 @@ def test_check_adjoints_missing_path_on_another_graph():
 
 
 def test_numbers_are_claims_about_the_given_point_only():
-    """Are numeric adjoints and gradient entries checked at x = at only, formulas everywhere, missing paths still found?"""
+    """Are numbers checked at x = at only and formulas everywhere, with missing paths still found?"""
     a, b = cr.SEED_POINT
     numeric = {"w1": math.cos(a) + b, "w2": a, "w3": 1.0}
     assert cr.check_adjoints(numeric).ok
@@ -338,3 +338,16 @@ def test_numbers_are_claims_about_the_given_point_only():
     assert cr.check_adjoints({"w1": math.cos(0.3) - 1.2}, at=p).ok
     head = cr.check_adjoints({"w1": w2}).text.splitlines()[0]
     assert head == "adjoint check at x = [0.7854, 3] and 3 random points (seed 0): FAILED at w1"
+
+
+def test_wrong_adjoint_message_uses_a_point_where_it_is_wrong():
+    """Is w̄1 = cos(w1) + 3 (right only at x2 = 3) reported at a random point where it differs?"""
+    report = cr.check_adjoints({"w1": sp.cos(w1) + 3})
+    assert report.wrong == ["w1"]
+    assert "[0.7854, 3]" not in report.messages["w1"]
+    rng = np.random.default_rng(0)
+    p = rng.uniform(-2, 2, size=(3, 2))[0]
+    assert report.messages["w1"].startswith(
+        f"w̄1 is wrong: at x = [{p[0]:.4g}, {p[1]:.4g}] expected {np.cos(p[0]) + p[1]:.6g}, "
+        f"found cos(w1) + 3 = {np.cos(p[0]) + 3:.6g}; check the children of w1 (w3, w4)"
+    )

@@ -113,5 +113,6 @@ def test_gradient_of_a_vector_output_is_diagnosed():
         gradcheck(seed_vector_f, x, tape.gradient(y, x))
     assert str(err.value) == (
         "the derivative must have shape (2, 2) (output (2,) + x (2,)), found (2,). "
-        "f has a vector output, and tape.gradient sums over the outputs; use tape.jacobian(y, x) for one row per output."
+        "f has a vector output, and tape.gradient sums over the outputs; "
+        "use tape.jacobian(y, x) for one row per output."
     )

@@ -35,7 +35,9 @@ def test_seed_tape_result_checked_and_a_transposed_one_rejected():
     bad = jac.check_jacobian(exprs, symbols, point, claimed=np.transpose(j))
     assert not bad.ok
     assert bad.errors["claimed"] == 2.0
-    assert bad.problems == ["the claimed Jacobian differs from SymPy at entry [0, 1]: expected 1, found 3 (2 entries off)."]
+    assert bad.problems == [
+        "the claimed Jacobian differs from SymPy at entry [0, 1]: expected 1, found 3 (2 entries off)."
+    ]
     assert bad.report().splitlines()[0] == "Jacobian check: FAILED"
 
 
@@ -82,6 +84,8 @@ def test_hessian_claim_and_linear_terms():
     assert jac.check_hessian(expr, (x0, x1), [1.0, 2.0], claimed=[[0, 1], [1, 0]]).ok
     bad = jac.check_hessian(expr, (x0, x1), [1.0, 2.0], claimed=[[0, 1], [0, 0]])
     assert not bad.ok
-    assert bad.problems == ["the claimed Hessian differs from SymPy at entry [1, 0]: expected 1, found 0 (1 entries off)."]
+    assert bad.problems == [
+        "the claimed Hessian differs from SymPy at entry [1, 0]: expected 1, found 0 (1 entries off)."
+    ]
     wrong_shape = jac.check_hessian(expr, (x0, x1), [1.0, 2.0], claimed=[1, 0])
     assert wrong_shape.problems == ["the claimed Hessian must have shape (2, 2), found (2,)."]

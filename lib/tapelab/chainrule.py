@@ -24,8 +24,8 @@ Public API
 - ``Graph(nodes, inputs)``: nodes in topological order, the last one is the output y.
   ``Graph.from_nodes({"w1": "x1", ..., "w5": "w3 + w4"})`` lists nodes (parents are inferred);
   ``Graph.from_expr(x1*x2*sin(x2))`` decomposes an expression into w-nodes.
-  ``graph.children(name)``, ``graph.node(name)``, ``graph.output``, ``graph.expanded()``,
-  ``graph.to_inputs(expr)``.
+  ``graph.names``, ``graph.node(name)``, ``graph.children(name)``, ``graph.output``,
+  ``graph.input_nodes()``, ``graph.expanded()`` (each w in x), ``graph.to_inputs(expr)`` (w -> x).
 - ``seed_graph() -> Graph``: the graph above; ``SEED_POINT = (π/4, 3.0)``.
 - ``forward(graph, x) -> dict[str, float]``: every node's value at x.
 - ``adjoint_exprs(graph) -> dict[str, sympy.Expr]``: w̄ for every node, symbolically (in w-symbols).
@@ -35,10 +35,16 @@ Public API
 - ``derivation(graph) -> str``: the chain-rule derivation, one line per node.
 - ``reference_gradients(graph, x) -> dict[str, numpy.ndarray]``: ∂y/∂x from sympy.diff, from
   tf.GradientTape (float64) and from a float64 central finite difference.
-- ``check_gradient(claimed, graph=None, *, at=None, seed=0, n_random=3, ...) -> GradientReport``.
-- ``check_adjoints(claimed, graph=None, *, seed=0, n_random=3, ...) -> AdjointReport``: checks a
-  per-node dict such as ``{"w1": cos(w1) + w2, ...}``, names the wrong nodes and recognises a
-  w̄ that misses one of its paths (feedback code ``adjoint-missing-path``).
+- ``check_gradient(claimed, graph=None, *, at=None, seed=0, n_random=3, ...) -> GradientReport``
+  (``.ok``, ``.errors`` per reference and component, ``.problems``, ``.text``, ``.assert_ok()``).
+- ``check_adjoints(claimed, graph=None, *, at=None, seed=0, n_random=3, ...) -> AdjointReport``:
+  checks a per-node dict such as ``{"w1": cos(w1) + w2, ...}``, names the wrong nodes (``.wrong``)
+  and recognises a w̄ that misses one of its paths (``.codes[name] == "adjoint-missing-path"``;
+  ``.assert_ok()`` then raises that :class:`tapelab.feedback.Hint`).
+
+Numbers are claims about one point (``at``, default x = [π/4, 3]); formulas (SymPy expressions or
+strings in w1.. or x1..) are also checked at seeded random points, so a formula right only at
+x = [π/4, 3] does not pass.
 """
 
 from __future__ import annotations
@@ -561,13 +567,15 @@ def check_adjoints(
         use = slice(None) if expr.free_symbols else slice(0, 1)
         got, want = values(expr)[use], values(bars[name])[use]
         errors[name] = float(np.max(np.abs(got - want)))
-        if np.all(np.abs(got - want) <= atol + rtol * np.abs(want)):
+        bad = np.flatnonzero(~(np.abs(got - want) <= atol + rtol * np.abs(want)))
+        if not len(bad):
             continue
         wrong.append(name)
-        bar = f"w̄{_index(name)}"
+        bar, k = f"w̄{_index(name)}", bad[0]
         messages[name] = (
-            f"{bar} is wrong: at x = {_fmt_vec(points[0])} expected {want[0]:.6g}, found {_pretty(expr)} = {got[0]:.6g}; "
-            f"check the children of {name} ({', '.join(graph.children(name)) or 'none'}) and their local derivatives."
+            f"{bar} is wrong: at x = {_fmt_vec(points[use][k])} expected {want[k]:.6g}, "
+            f"found {_pretty(expr)} = {got[k]:.6g}; check the children of {name} "
+            f"({', '.join(graph.children(name)) or 'none'}) and their local derivatives."
         )
         missing = _missing_paths(terms[name], got, lambda e: values(e)[use], atol, rtol)
         if missing is not None:
@@ -579,7 +587,8 @@ def check_adjoints(
                 f"({', '.join(graph.children(name))})."
             )
     ok = not wrong
-    head = f"adjoint check at x = {_fmt_vec(first)} and {n_random} random points (seed {seed}): " + ("ok" if ok else "FAILED at " + ", ".join(wrong))
+    verdict = "ok" if ok else "FAILED at " + ", ".join(wrong)
+    head = f"adjoint check at x = {_fmt_vec(first)} and {n_random} random points (seed {seed}): {verdict}"
     text = "\n".join([head, *("  " + messages[w] for w in wrong)])
     return AdjointReport(ok, errors, wrong, codes, messages, text)
 
