@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tapelab.gradcheck import GradCheck, gradcheck, numerical_jacobian
+from tapelab.gradcheck import GradCheck, format_error, gradcheck, numerical_jacobian
 
 
 def seed_f(x):
@@ -52,7 +52,9 @@ def test_float32_tape_gradient_passes():
     assert result.max_abs_err < 1e-5
     assert result.max_rel_err < 1e-6
     np.testing.assert_allclose(result.expected, [math.cos(math.pi / 4) + 3, math.pi / 4], atol=1e-8)
-    assert result.report().startswith("gradcheck ok: max abs err ")
+    assert result.report() == (
+        "gradcheck ok: max abs err < 1e-06, max rel err < 1e-06 (atol 1e-05, rtol 0.0001, eps 1e-06)"
+    )
 
 
 def test_seed_wrong_gradient_fails_with_errors():
@@ -116,3 +118,11 @@ def test_gradient_of_a_vector_output_is_diagnosed():
         "f has a vector output, and tape.gradient sums over the outputs; "
         "use tape.jacobian(y, x) for one row per output."
     )
+
+
+def test_format_error_hides_round_off():
+    """Are errors below 1e-6 printed as '< 1e-06' (machine-independent) and larger ones with 3 digits?"""
+    assert format_error(2.47e-10) == "< 1e-06"
+    assert format_error(0.0) == "< 1e-06"
+    assert format_error(1e-6) == "1.00e-06"
+    assert format_error(4.5121) == "4.51e+00"

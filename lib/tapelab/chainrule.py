@@ -61,6 +61,7 @@ import numpy as np
 import sympy as sp
 
 from tapelab import feedback
+from tapelab.gradcheck import format_error
 
 #: The point of the seed notebook, x = [π/4, 3].
 SEED_POINT: tuple[float, float] = (math.pi / 4, 3.0)
@@ -481,7 +482,7 @@ def check_gradient(
     )
     head = f"gradient check at {where}: " + ("ok" if ok else "FAILED")
     table = "\n".join(
-        f"  max |Δ| vs {r}: " + ", ".join(f"{e:.2e}" for e in errors[r]) for r in REFERENCES
+        f"  max |Δ| vs {r}: " + ", ".join(format_error(e) for e in errors[r]) for r in REFERENCES
     )
     text = "\n".join([head, *("  " + p for p in problems), table])
     return GradientReport(ok, points, claimed_vals, refs, errors, text, problems)

@@ -15,6 +15,8 @@ Public API
   ``tape.gradient`` / ``tape.jacobian`` result with it; ``result`` None raises a ValueError that
   points at ``tape.watch`` / ``tf.Variable``.
 - ``GradCheck``: ``max_abs_err``, ``max_rel_err``, ``ok``, ``result``, ``expected`` and ``.report()``.
+- ``format_error(e) -> str``: how reports print an error; below 1e-6 it reads ``< 1e-06``, so
+  report text is the same on every machine (notebook outputs are compared exactly).
 
 The defaults accept a float32 tape (relative error ~1e-7) and reject a wrong derivative.
 """
@@ -49,7 +51,8 @@ class GradCheck:
         """A few readable lines: the verdict, the errors, and the two arrays when they differ."""
         verdict = "ok" if self.ok else "FAILED"
         lines = [
-            f"gradcheck {verdict}: max abs err {self.max_abs_err:.2e}, max rel err {self.max_rel_err:.2e} "
+            f"gradcheck {verdict}: max abs err {format_error(self.max_abs_err)}, "
+            f"max rel err {format_error(self.max_rel_err)} "
             f"(atol {self.atol:g}, rtol {self.rtol:g}, eps {self.eps:g})"
         ]
         if not self.ok:
@@ -61,6 +64,11 @@ class GradCheck:
 
     def __str__(self) -> str:
         return self.report()
+
+
+def format_error(e: float) -> str:
+    """An error for reports: ``< 1e-06`` below 1e-6 (round-off that varies between machines), else 3 digits."""
+    return "< 1e-06" if e < 1e-6 else f"{e:.2e}"
 
 
 def numerical_jacobian(f: Callable[[Any], Any], x: Any, *, eps: float = 1e-6) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from tapelab.gradcheck import numerical_jacobian
+from tapelab.gradcheck import format_error, numerical_jacobian
 
 Exprs = Sequence[sp.Expr | str] | sp.MatrixBase
 
@@ -135,7 +135,7 @@ class MatrixCheck:
         lines = [f"{self.what} check: " + ("ok" if self.ok else "FAILED")]
         with np.printoptions(precision=6, suppress=True):
             lines.append(f"  SymPy: {np.array2string(self.reference, prefix='  SymPy: ')}")
-        lines += [f"  max |Δ| vs SymPy, {k}: {v:.2e}" for k, v in self.errors.items()]
+        lines += [f"  max |Δ| vs SymPy, {k}: {format_error(v)}" for k, v in self.errors.items()]
         lines += ["  " + p for p in self.problems]
         return "\n".join(lines)
 
