@@ -50,6 +50,17 @@ def test_seed_graph_figure_has_a_box_label_and_arrows_per_node():
     assert buf.getvalue().startswith(b"\x89PNG")
 
 
+def test_figure_displays_itself_as_png():
+    """Does the Figure offer a PNG to notebooks (_repr_png_) without going through pyplot?"""
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    fig = draw_graph(cr.seed_graph(), cr.SEED_POINT)
+    assert plt.get_fignums() == before
+    png = fig._repr_png_()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
 def test_boxes_in_a_layer_share_a_column_and_arrows_point_right():
     """Are boxes of one depth at one x, and does every arrow go from a lower depth to a higher one?"""
     x1, x2 = sp.symbols("x1 x2")

@@ -9,17 +9,19 @@ w̄ = ∂y/∂w flow back against them. Each box reads, for the seed graph at x 
     w̄ 1.000
 
 No system graphviz is needed. The functions are pure: they build and return a Figure (not
-registered with pyplot), and never show or print it; in a notebook the Figure displays itself
-as the cell's value.
+registered with pyplot, so it never appears twice), and never show or print it; in a notebook
+the Figure displays itself as a PNG when it is the cell's value.
 
 Public API
 ----------
 - ``layers(graph) -> list[list[str]]``: the node names of each depth, left to right.
-- ``draw_graph(graph, x=None, *, adjoints=None, title=None) -> matplotlib.figure.Figure``.
+- ``draw_graph(graph, x=None, *, adjoints=None, title=None) -> GraphFigure`` (a
+  ``matplotlib.figure.Figure`` with ``_repr_png_``).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -32,6 +34,15 @@ from tapelab import chainrule
 _BOX_W, _BOX_H = 2.0, 1.05
 _DX, _DY = 3.0, 1.5
 _COLORS = {"input": "#dbe9f6", "inner": "#eeeeee", "output": "#fde2c8"}
+
+
+class GraphFigure(Figure):
+    """A Figure that a notebook displays as a PNG when it is a cell's value (no pyplot needed)."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
 
 
 def layers(graph: chainrule.Graph) -> list[list[str]]:
@@ -82,7 +93,7 @@ def draw_graph(
         for j, name in enumerate(col):
             pos[name] = (i * _DX, ((len(col) - 1) / 2 - j) * _DY)
 
-    fig = Figure(figsize=(max(4.0, 2.3 * len(grid)), max(2.2, 1.3 * tallest + 0.6)))
+    fig = GraphFigure(figsize=(max(4.0, 2.3 * len(grid)), max(2.2, 1.3 * tallest + 0.6)))
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_xlim(-_BOX_W / 2 - 0.2, (len(grid) - 1) * _DX + _BOX_W / 2 + 0.2)
