@@ -357,3 +357,11 @@ def test_wrong_adjoint_message_uses_a_point_where_it_is_wrong():
         f"w̄1 is wrong: at x = [{p[0]:.4g}, {p[1]:.4g}] expected {np.cos(p[0]) + p[1]:.6g}, "
         f"found cos(w1) + 3 = {np.cos(p[0]) + 3:.6g}; check the children of w1 (w3, w4)"
     )
+
+
+def test_symbols_are_matched_by_name():
+    """Is a claim written with Symbol('x1', real=True) checked as if it used the graph's x1?"""
+    rx1, rx2 = sp.symbols("x1 x2", real=True)
+    assert cr.check_gradient([sp.cos(rx1) + rx2, rx1]).ok
+    assert not cr.check_gradient([sp.cos(rx1), rx1]).ok
+    assert cr.check_adjoints({"w2": sp.Symbol("w1", positive=True)}).ok

@@ -681,7 +681,8 @@ def _sympify(value: Any, local: dict[str, Any]) -> sp.Expr:
     if isinstance(value, str):
         return sp.sympify(value.replace("·", "*").replace("π", "pi"), locals=dict(local))
     if isinstance(value, sp.Basic):
-        return value
+        # symbols are matched by name: Symbol("x1", real=True) is the graph's x1
+        return value.xreplace({s: local[s.name] for s in value.free_symbols if s.name in local and s != local[s.name]})
     return sp.Float(float(value)) if not isinstance(value, int) else sp.Integer(value)
 
 
