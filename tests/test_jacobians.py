@@ -17,7 +17,7 @@ def test_seed_jacobian_is_1_1_3_2():
     exprs, symbols, point = jac.seed_example()
     assert point == (2.0, 3.0)
     np.testing.assert_array_equal(jac.sympy_jacobian(exprs, symbols, point), [[1, 1], [3, 2]])
-    np.testing.assert_array_equal(jac.tape_jacobian(jac.tf_function(exprs, symbols), point), [[1, 1], [3, 2]])
+    np.testing.assert_array_equal(jac.tape_jacobian(jac.to_tensorflow(exprs, symbols), point), [[1, 1], [3, 2]])
     report = jac.check_jacobian(exprs, symbols, point)
     assert report.ok, report.report()
     assert report.errors["tape"] == 0.0
@@ -72,7 +72,7 @@ def test_hessian_by_nested_tapes_matches_sympy():
     for a, b in rng.uniform(-2, 2, size=(3, 2)):
         by_hand = [[2 * b, 2 * a], [2 * a, -np.sin(b)]]
         np.testing.assert_allclose(jac.sympy_hessian(expr, (x0, x1), [a, b]), by_hand, atol=1e-12)
-        np.testing.assert_allclose(jac.tape_hessian(jac.tf_function(expr, (x0, x1)), [a, b]), by_hand, atol=1e-12)
+        np.testing.assert_allclose(jac.tape_hessian(jac.to_tensorflow(expr, (x0, x1)), [a, b]), by_hand, atol=1e-12)
         report = jac.check_hessian(expr, (x0, x1), [a, b])
         assert report.ok, report.report()
         assert report.errors["finite differences"] < 1e-6

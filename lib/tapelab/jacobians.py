@@ -12,7 +12,7 @@ tape (the inner one gives ∇f, the outer one its Jacobian), or SymPy's ``hessia
 Public API
 ----------
 - ``seed_example() -> (exprs, symbols, point)``: [x0 + x1, x0·x1], (x0, x1), (2.0, 3.0).
-- ``tf_function(exprs, symbols) -> f``: a TensorFlow function f(x) of a tensor x (one entry per symbol).
+- ``to_tensorflow(exprs, symbols) -> f``: a TensorFlow function f(x) of a tensor x (one entry per symbol).
 - ``sympy_jacobian(exprs, symbols, point) -> numpy.ndarray`` and ``tape_jacobian(f, x) -> numpy.ndarray``.
 - ``sympy_hessian(expr, symbols, point) -> numpy.ndarray`` and ``tape_hessian(f, x) -> numpy.ndarray``.
 - ``check_jacobian(exprs, symbols, point, claimed=None, *, f=None, ...) -> MatrixCheck``.
@@ -45,7 +45,7 @@ def _exprs(exprs: Exprs) -> list[sp.Expr]:
     return [sp.sympify(e) for e in (list(exprs) if not isinstance(exprs, str) else [exprs])]
 
 
-def tf_function(exprs: Exprs | sp.Expr | str, symbols: Sequence[sp.Symbol]) -> Callable[[Any], Any]:
+def to_tensorflow(exprs: Exprs | sp.Expr | str, symbols: Sequence[sp.Symbol]) -> Callable[[Any], Any]:
     """A TensorFlow function f(x) computing the expressions from a tensor x = [symbols...].
 
     A list of expressions gives a vector output (stacked), a single expression a scalar.
@@ -190,11 +190,11 @@ def check_jacobian(
     """Compare J = ∂f/∂x from SymPy with ``tape.jacobian`` (float64), central differences and ``claimed``.
 
     ``f`` is the TensorFlow function the tape differentiates (default: the expressions themselves,
-    via :func:`tf_function`); pass a student's function to check it against the expressions.
+    via :func:`to_tensorflow`); pass a student's function to check it against the expressions.
     ``claimed`` is an optional matrix (e.g. a float32 ``tape.jacobian`` result).
     """
     x = _numbers(point, len(symbols))
-    f = tf_function(list(_exprs(exprs)), symbols) if f is None else f
+    f = to_tensorflow(list(_exprs(exprs)), symbols) if f is None else f
     reference = sympy_jacobian(exprs, symbols, x)
     return _compare(
         "Jacobian", reference, tape_jacobian(f, x), numerical_jacobian(f, x, eps=eps), claimed, atol, rtol
@@ -217,7 +217,7 @@ def check_hessian(
     import tensorflow as tf
 
     x = _numbers(point, len(symbols))
-    f = tf_function(expr, symbols) if f is None else f
+    f = to_tensorflow(expr, symbols) if f is None else f
 
     def grad(v: Any) -> Any:
         v = tf.Variable(v)
