@@ -365,3 +365,24 @@ def test_symbols_are_matched_by_name():
     assert cr.check_gradient([sp.cos(rx1) + rx2, rx1]).ok
     assert not cr.check_gradient([sp.cos(rx1), rx1]).ok
     assert cr.check_adjoints({"w2": sp.Symbol("w1", positive=True)}).ok
+
+
+def test_more_messages_are_pinned():
+    """Do direct Graph construction, constant expressions and stray symbols in adjoints give clear messages?"""
+    n1, n2 = cr.Node("w1", x1), cr.Node("w2", w1 * 2, ("w1",))
+    with pytest.raises(ValueError, match="^node w1 is defined twice; every node needs its own name.$"):
+        cr.Graph((n1, cr.Node("w1", x1)), (x1,))
+    with pytest.raises(ValueError, match=r"^input node w1 := x1 must be one of the inputs \(x2,\).$"):
+        cr.Graph((n1, n2), (x2,))
+    with pytest.raises(ValueError, match=r"^w3 := 2\*w1 uses w1, which is not among its parents.$"):
+        cr.Graph((n1, cr.Node("w2", w1 * 2, ("w1",)), cr.Node("w3", w1 * 2, ("w2",))), (x1,))
+    with pytest.raises(ValueError, match=r"^w2 := 2\*w1 has no parents; list the nodes it uses \(w1\) as its"):
+        cr.Graph((n1, cr.Node("w2", w1 * 2)), (x1,))
+    with pytest.raises(ValueError, match="^3 is a constant; it cannot be a node.$"):
+        cr.Graph.from_expr(sp.Integer(3))
+    with pytest.raises(ValueError) as err:
+        cr.check_adjoints({"w1": "z + w2"})
+    assert str(err.value) == (
+        "w̄ of w1 uses z; write adjoints in the node symbols w1, w2, w3, w4, w5 or the inputs x1, x2."
+    )
+    assert str(cr.Graph((n1, n2), (x1,))) == "w1 := x1\nw2 := y = 2·w1"

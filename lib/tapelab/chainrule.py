@@ -120,13 +120,20 @@ class Graph:
                         f"{node.name} uses {p}, which is not defined before it; "
                         "list the nodes parents first (w1 := x1 before w3 := w1*w2)."
                     )
+            if node.is_input and not isinstance(node.expr, sp.Symbol):
+                used = ", ".join(sorted(str(s) for s in node.expr.free_symbols)) or "no node"
+                raise ValueError(
+                    f"{node.name} := {node.expr} has no parents; list the nodes it uses ({used}) as its parents, "
+                    "or make it an input node (w := x1)."
+                )
             if node.is_input and node.expr not in self.inputs:
                 raise ValueError(f"input node {node.name} := {node.expr} must be one of the inputs {self.inputs}.")
             if not node.is_input:
                 unknown = node.expr.free_symbols - {sp.Symbol(p) for p in node.parents}
                 if unknown:
                     names = ", ".join(sorted(str(s) for s in unknown))
-                    raise ValueError(f"{node.name} := {node.expr} uses {names}, which are not among its parents.")
+                    verb = "is" if len(unknown) == 1 else "are"
+                    raise ValueError(f"{node.name} := {node.expr} uses {names}, which {verb} not among its parents.")
             seen.add(node.name)
         if not self.nodes:
             raise ValueError("a graph needs at least one node.")
