@@ -1,0 +1,114 @@
+"""``make grade``: grade a class in parallel and print the grade table.
+
+    python -m tapelab.grading.cli SUBMISSIONS [--scheduler tcp://host:8786] [--workers N]
+                                  [--student ID] [--regrade] [--allow-unsandboxed]
+
+SUBMISSIONS is a folder ``<student>/<assignment>/<notebook>.ipynb`` or an LMS
+zip (see :mod:`tapelab.grading.collect`). Results go where nbgrader puts them
+(autograder/autograded, autograder/feedback, autograder/gradebook.db) plus the
+grades CSV autograder/grades.csv. Exit status: 0 when every submission was
+graded, 1 when some could not be (listed in the table), 2 on a setup error
+(unreachable scheduler, a worker with another kit, no sandbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tapelab.grading.containment import Limits, SandboxUnavailable
+from tapelab.grading.provenance import VersionMismatch
+
+def _default_config() -> Path:
+    """autograder/nbgrader_config.py of the checkout tapelab runs from, else of the current folder."""
+    checkout = Path(__file__).resolve().parents[3] / "autograder" / "nbgrader_config.py"
+    return checkout if checkout.is_file() else Path.cwd() / "autograder" / "nbgrader_config.py"
+
+
+DEFAULT_CONFIG = _default_config()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tapelab.grading.cli",
+                                description="Grade a class with nbgrader on a Dask cluster.")
+    p.add_argument("submissions", type=Path, help="folder <student>/<assignment>/<notebook>.ipynb, or an LMS zip")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
+    p.add_argument("--student", help="grade only this student")
+    p.add_argument("--regrade", action="store_true", help="grade again even submissions graded before")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the course's nbgrader_config.py")
+    p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: the config's Execute.timeout)")
+    p.add_argument("--notebook-timeout", type=int, default=Limits().notebook_timeout_s,
+                   help="wall-clock seconds per notebook (default: %(default)s)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="run student code without the sandbox when it is unavailable (trusted submissions only)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm.auto import tqdm
+
+    from tapelab.grading import summary
+    from tapelab.grading.cluster import SchedulerUnreachable
+    from tapelab.grading.containment import Limits
+    from tapelab.grading.driver import Course, grade_class
+
+    args = parser().parse_args(argv)
+    course = Course.from_config(args.config)
+    cell_timeout = args.cell_timeout or int(course.config.get("Execute", {}).get("timeout", Limits().cell_timeout_s))
+    limits = Limits(cell_timeout_s=cell_timeout, notebook_timeout_s=args.notebook_timeout)
+    bar = None
+
+    def on_start(jobs: int, workers: int, dashboard: str | None) -> None:
+        nonlocal bar
+        where = args.scheduler or "a local cluster"
+        print(f"grading {jobs} submission(s) on {workers} worker(s) of {where}", flush=True)
+        if dashboard:
+            print(f"Dask dashboard: {dashboard}", flush=True)
+        bar = tqdm(total=jobs, unit="job", disable=args.no_progress, file=sys.stderr)
+
+    def on_result(result, reused: bool) -> None:
+        if bar is not None and not reused:
+            bar.set_postfix_str(f"{result.student}/{result.assignment}", refresh=False)
+            bar.update()
+
+    try:
+        report = grade_class(args.submissions, config=args.config, scheduler=args.scheduler, workers=args.workers,
+                             student=args.student, regrade=args.regrade, limits=limits,
+                             allow_unsandboxed=args.allow_unsandboxed, on_start=on_start, on_result=on_result)
+    except (SchedulerUnreachable, VersionMismatch, SandboxUnavailable, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+    print(render(report))
+    return 1 if report.failed else 0
+
+
+def render(report) -> str:
+    """The table and where the results are, as the CLI and the demo print them."""
+    from tapelab.grading import summary
+
+    course = report.course
+    def rel(path: Path) -> str:
+        path = Path(path).resolve()
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+    lines = [summary.table(report.results) if report.results else "no submission found"]
+    lines += [f"  ! {p}" for p in report.problems]
+    lines += [f"  ! {r.student}/{r.assignment}: {r.reason}" for r in report.failed]
+    lines += ["",
+              f"graded {report.graded}, reused {report.reused} unchanged result(s) in {report.seconds:.0f} s",
+              f"grades CSV:     {rel(course.csv)}",
+              f"feedback HTML:  {rel(course.feedback)}/<student>/<assignment>/",
+              f"gradebook:      {rel(course.gradebook)}"]
+    if report.containment:
+        lines.append(f"kernels:        {report.containment}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Grading a class: collect, grade every (student, assignment) on the cluster, merge, export.
+
+:func:`grade_class` is what ``make grade`` and ``make demo`` run. It reads the
+course layout from the kit's nbgrader config (autograder/nbgrader_config.py),
+collects the submissions, reuses cached results of unchanged submissions,
+sends the other jobs to Dask (:mod:`tapelab.grading.cluster`), and as each
+result arrives caches it, merges it into the course gradebook (the only writer),
+and writes the autograded notebook and feedback HTML in nbgrader's layout.
+Finally it exports the grades CSV. Nothing is written before the cluster is
+reachable and every worker runs the driver's kit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tapelab.grading import cache, cluster, gradebook
+from tapelab.grading.collect import Submission, assignments, collect, source_files
+from tapelab.grading.containment import Limits, check_sandbox
+from tapelab.grading.jobs import FAILED, JobResult, JobSpec, max_points
+from tapelab.grading.provenance import kit_fingerprint
+
+
+@dataclass
+class Course:
+    """Where a course keeps its sources and grading folders (from its nbgrader config)."""
+
+    root: Path
+    source: Path
+    submitted: Path
+    autograded: Path
+    feedback: Path
+    gradebook: Path
+    config: dict = field(default_factory=dict)
+
+    @property
+    def jobs(self) -> Path:
+        """The cache of graded jobs."""
+        return self.gradebook.parent / ".jobs"
+
+    @property
+    def csv(self) -> Path:
+        return self.gradebook.parent / "grades.csv"
+
+    @classmethod
+    def from_config(cls, path: Path) -> Course:
+        """Read the layout and the grading config sections from an nbgrader_config.py."""
+        from traitlets.config.loader import PyFileConfigLoader
+
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"no nbgrader config at {path}: expected the kit's autograder/nbgrader_config.py")
+        config = _plain(PyFileConfigLoader(path.name, path=str(path.parent)).load_config())
+        layout = config.get("CourseDirectory", {})
+        root = Path(layout.get("root") or path.parent)
+        url = layout.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
+        return cls(root=root, source=root / layout.get("source_directory", "source"),
+                   submitted=root / layout.get("submitted_directory", "submitted"),
+                   autograded=root / layout.get("autograded_directory", "autograded"),
+                   feedback=root / layout.get("feedback_directory", "feedback"),
+                   gradebook=Path(url.removeprefix("sqlite:///")), config=config)
+
+
+def _plain(config) -> dict:
+    """Config sections as JSON-able data (values a job cannot carry are left out)."""
+    out: dict = {}
+    for section, values in config.items():
+        if not hasattr(values, "items"):
+            continue
+        kept = {}
+        for key, value in values.items():
+            try:
+                json.dumps(value)
+            except TypeError:
+                continue
+            kept[key] = value
+        out[section] = kept
+    return out
+
+
+@dataclass
+class ClassReport:
+    """The outcome of grading a class."""
+
+    results: dict[tuple[str, str], JobResult]
+    problems: list[str]
+    graded: int
+    reused: int
+    course: Course
+    workers: int = 0
+    dashboard: str | None = None
+    containment: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results.values() if r.status == FAILED]
+
+
+def failure(spec: JobSpec, err: BaseException) -> JobResult:
+    """The result of a job that failed on every try."""
+    name = type(err).__name__
+    if name == "KilledWorker":
+        reason = "the workers running it died on every try (killed, or out of memory)"
+    else:
+        reason = f"{name}: {str(err).strip().splitlines()[0] if str(err).strip() else 'no message'}"
+    return JobResult(student=spec.student, assignment=spec.assignment, status=FAILED, score=0.0,
+                     max_score=max_points(spec.source), messages=[f"grading failed on every try: {reason}"],
+                     submission_hash=spec.submission_hash, key=spec.key)
+
+
+def _write_outputs(course: Course, submission: Submission, result: JobResult) -> None:
+    """Submitted copy, autograded notebooks and feedback HTML in nbgrader's layout."""
+    where = (submission.student, submission.assignment)
+    submitted = course.submitted.joinpath(*where)
+    if submission.origin and Path(submission.origin).resolve() != submitted.resolve():
+        for rel, data in submission.files.items():
+            (submitted / rel).parent.mkdir(parents=True, exist_ok=True)
+            (submitted / rel).write_bytes(data)
+    for folder, files in ((course.autograded, result.autograded), (course.feedback, result.feedback)):
+        for name, data in files.items():
+            target = folder.joinpath(*where, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
+def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None, workers: int | None = None,
+                student: str | None = None, regrade: bool = False, limits: Limits | None = None,
+                allow_unsandboxed: bool = False, seed: int = 0,
+                on_start: Callable[[int, int, str | None], None] | None = None,
+                on_result: Callable[[JobResult, bool], None] | None = None) -> ClassReport:
+    """Grade every submission under `submissions` (folder or zip) of the course configured by `config`.
+
+    `on_start(jobs_to_grade, workers, dashboard)` is called once the cluster is up;
+    `on_result(result, reused)` once per (student, assignment). Raises
+    :class:`~tapelab.grading.cluster.SchedulerUnreachable`,
+    :class:`~tapelab.grading.provenance.VersionMismatch` or
+    :class:`~tapelab.grading.containment.SandboxUnavailable` before writing anything.
+    """
+    started = time.monotonic()
+    course = Course.from_config(config)
+    known = assignments(course.source)
+    found = collect(submissions, known, student=student)
+    limits = limits or Limits(cell_timeout_s=int(course.config.get("Execute", {}).get("timeout",
+                                                                                    Limits().cell_timeout_s)))
+    kit = kit_fingerprint()
+    sources = {a: source_files(course.source, a) for a in {s.assignment for s in found.submissions}}
+    specs = {(s.student, s.assignment): JobSpec(s.student, s.assignment, s.files, sources[s.assignment],
+                                                config=course.config, limits=limits,
+                                                allow_unsandboxed=allow_unsandboxed, seed=seed, kit=kit)
+             for s in found.submissions}
+    by_key = {(s.student, s.assignment): s for s in found.submissions}
+    results: dict[tuple[str, str], JobResult] = {}
+    todo = []
+    for where, spec in specs.items():
+        hit = None if regrade else cache.load(course.jobs, spec.key)
+        if hit is None:
+            todo.append(spec)
+        else:
+            results[where] = hit
+    report = ClassReport(results=results, problems=found.problems, graded=len(todo),
+                         reused=len(results), course=course)
+    if todo:
+        if scheduler is None:
+            report.containment = check_sandbox(allow_unsandboxed)
+        with cluster.connect(scheduler, workers=workers) as client:
+            report.workers = cluster.check_workers(client, kit)
+            report.dashboard = cluster.dashboard(client)
+            if on_start:
+                on_start(len(todo), report.workers, report.dashboard)
+            templates = cluster.record_assignments(client, {a: sources[a] for a in {s.assignment for s in todo}},
+                                                   course.config)
+            for spec in todo:
+                spec.gradebook = templates[spec.assignment]
+            for where, result in list(results.items()):
+                _merge(course, by_key[where], result, on_result, reused=True)
+            for spec, outcome in cluster.run_jobs(client, todo):
+                result = outcome if isinstance(outcome, JobResult) else failure(spec, outcome)
+                results[(spec.student, spec.assignment)] = result
+                cache.save(course.jobs, result)
+                _merge(course, by_key[(spec.student, spec.assignment)], result, on_result, reused=False)
+    else:
+        for where, result in results.items():
+            _merge(course, by_key[where], result, on_result, reused=True)
+    if results:
+        gradebook.export_csv(course.gradebook, course.csv)
+    report.containment = report.containment or next((r.containment for r in results.values() if r.containment), "")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _merge(course: Course, submission: Submission, result: JobResult,
+           on_result: Callable[[JobResult, bool], None] | None, *, reused: bool) -> None:
+    course.gradebook.parent.mkdir(parents=True, exist_ok=True)
+    gradebook.merge(course.gradebook, result)
+    _write_outputs(course, submission, result)
+    if on_result:
+        on_result(result, reused)

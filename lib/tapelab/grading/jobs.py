@@ -1,0 +1,352 @@
+"""One grading job: one student's submission of one assignment, graded in private.
+
+A job carries everything it needs (the submitted files and the assignment's
+source notebooks, as bytes), so any worker with the kit installed at the same
+pins can run it. :func:`grade_job` builds a temporary nbgrader course directory
+with its own gradebook, runs ``nbgrader autograde`` and ``generate_feedback``
+there in a separate process (its own process group, a wall-clock limit) and
+returns a picklable :class:`JobResult`. Jobs share no files; only the driver
+writes the course gradebook.
+
+Determinism: every graded kernel starts from the same environment: PYTHONHASHSEED
+and TAPELAB_SEED set to the job's seed, TensorFlow's deterministic ops and one
+thread, so grading the same submission twice gives the same scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tapelab.grading import containment
+from tapelab.grading.containment import Limits
+from tapelab.grading.provenance import check_same_kit, kit_fingerprint
+
+GRADED, NOT_GRADABLE, FAILED = "graded", "not-gradable", "failed"
+
+#: seconds a job gets on top of its notebooks' budgets (interpreter, nbgrader, feedback HTML).
+STARTUP_SLACK_S = 120
+
+
+@dataclass
+class JobSpec:
+    """What a worker needs to grade `student`'s `assignment`.
+
+    ``submission`` maps paths inside ``<student>/<assignment>/`` to bytes, ``source``
+    paths inside ``solutions/<assignment>/`` to bytes; ``config`` holds nbgrader config
+    sections of the course (without CourseDirectory paths, which belong to the job).
+    ``gradebook`` is a gradebook that already records the assignment (from
+    :func:`record_assignment`, made once per assignment by the driver), which saves
+    each job nbgrader's ``generate_assignment`` and the creation of a database.
+    """
+
+    student: str
+    assignment: str
+    submission: dict[str, bytes]
+    source: dict[str, bytes]
+    config: dict = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    allow_unsandboxed: bool = False
+    seed: int = 0
+    threads: int = 1
+    kit: dict[str, str] | None = None
+    gradebook: bytes | None = None
+
+    @property
+    def submission_hash(self) -> str:
+        """sha256 of the submitted files (names and bytes)."""
+        return _hash_files(self.submission)
+
+    @property
+    def key(self) -> str:
+        """Cache key: changes whenever anything that can change the grade changes."""
+        digest = hashlib.sha256()
+        for part in (self.student, self.assignment, self.submission_hash, _hash_files(self.source),
+                     json.dumps(self.config, sort_keys=True, default=str), repr(self.limits),
+                     str(self.seed), str(self.threads), json.dumps(self.kit, sort_keys=True)):
+            digest.update(part.encode() + b"\0")
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """The autograder's score of one graded cell and the first line of its error, if any."""
+
+    notebook: str
+    grade_id: str
+    score: float
+    max_score: float
+    message: str = ""
+
+
+@dataclass
+class JobResult:
+    """What grading one (student, assignment) produced; plain data, safe to pickle and cache."""
+
+    student: str
+    assignment: str
+    status: str
+    score: float
+    max_score: float
+    cells: list[CellScore] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    autograded: dict[str, bytes] = field(default_factory=dict)
+    feedback: dict[str, bytes] = field(default_factory=dict)
+    records: dict = field(default_factory=dict)
+    submission_hash: str = ""
+    key: str = ""
+    kit: dict[str, str] = field(default_factory=dict)
+    worker: str = ""
+    seconds: float = 0.0
+    containment: str = ""
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """Short reason for the summary table: why not graded, or what stopped cells."""
+        return self.messages[0] if self.messages else ""
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """grade_id -> points."""
+        return {c.grade_id: c.score for c in self.cells}
+
+
+def _hash_files(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def grading_env(seed: int, threads: int, job_dir: Path) -> dict[str, str]:
+    """The environment of the grading process and hence of every graded kernel."""
+    env = dict(os.environ)
+    env.update({
+        "PYTHONHASHSEED": str(seed),
+        "TAPELAB_SEED": str(seed),
+        "TF_DETERMINISTIC_OPS": "1",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "OMP_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "JUPYTER_RUNTIME_DIR": str(job_dir / "runtime"),
+        "IPYTHONDIR": str(job_dir / "ipython"),
+        # nbgrader calls alembic through PATH: this interpreter's scripts come first.
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    })
+    return env
+
+
+def max_points(source: dict[str, bytes]) -> float:
+    """Sum of the points of the graded cells of the source notebooks."""
+    total = 0.0
+    for name, data in source.items():
+        if not name.endswith(".ipynb"):
+            continue
+        for cell in json.loads(data).get("cells", []):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade") or meta.get("task"):
+                total += float(meta.get("points", 0))
+    return total
+
+
+def _write(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = (root / rel).resolve()
+        if root.resolve() not in path.parents:
+            raise ValueError(f"file name {rel!r} leaves its folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the grading process, its group and every descendant (kernels run in their own session)."""
+    import psutil
+
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for child in family:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    proc.wait()
+
+
+def _check_input(spec: JobSpec, submitted: Path) -> list[str]:
+    """Remove the notebooks nbgrader cannot read (it scores them 0) and say why, and which are missing."""
+    expected = sorted(Path(n).name for n in spec.source if n.endswith(".ipynb") and "/" not in n)
+    problems = []
+    for name in sorted(spec.submission):
+        if not name.endswith(".ipynb"):
+            continue
+        path = submitted / name
+        problem = containment.inspect_notebook(path)
+        if problem:
+            problems.append(problem)
+            path.unlink()
+    found = sorted(p.name for p in submitted.glob("*.ipynb"))
+    missing = [n for n in expected if n not in found and not any(n in p for p in problems)]
+    if missing and not problems:
+        problems.append(f"expected {', '.join(missing)}; found {', '.join(found) or 'no notebook'}")
+    return problems
+
+
+def grade_job(spec: JobSpec) -> JobResult:
+    """Grade one (student, assignment) with nbgrader in a private course directory.
+
+    Never raises for anything a student can cause: an unreadable notebook, a timeout,
+    a dead kernel or a crash of the grading process become messages of the result.
+    It raises :class:`~tapelab.grading.provenance.VersionMismatch` when this worker's
+    kit differs from the driver's, and :class:`~tapelab.grading.containment.SandboxUnavailable`
+    when student code would run unsandboxed without the instructor's opt-out.
+    """
+    started = time.monotonic()
+    kit = kit_fingerprint()
+    if spec.kit is not None:
+        check_same_kit(spec.kit, kit, f"{socket.gethostname()} (pid {os.getpid()})")
+    sandbox_note = containment.check_sandbox(spec.allow_unsandboxed)
+    result = JobResult(student=spec.student, assignment=spec.assignment, status=FAILED, score=0.0,
+                       max_score=max_points(spec.source), submission_hash=spec.submission_hash, key=spec.key,
+                       kit=kit, worker=f"{socket.gethostname()}:{os.getpid()}", containment=sandbox_note)
+    job_dir = Path(tempfile.mkdtemp(prefix="tapelab-job-"))
+    try:
+        course = job_dir / "course"
+        submitted = course / "submitted" / spec.student / spec.assignment
+        _write(course / "source" / spec.assignment, spec.source)
+        _write(submitted, spec.submission)
+        result.messages.extend(_check_input(spec, submitted))
+        if not any(Path(n).name in {p.name for p in submitted.glob("*.ipynb")}
+                   for n in spec.source if n.endswith(".ipynb")):
+            result.status = NOT_GRADABLE
+            return result
+        config = _job_config(spec.config)
+        scratch = job_dir / "scratch"
+        scratch.mkdir()
+        sandboxed = containment.is_sandboxed(sandbox_note)
+        for section, values in containment.kernel_config(scratch, spec.limits, sandboxed=sandboxed).items():
+            config.setdefault(section, {}).update(values)
+        steps = ["autograde", "generate_feedback"]
+        if spec.gradebook:
+            (course / "gradebook.db").write_bytes(spec.gradebook)
+        else:
+            steps.insert(0, "generate_assignment")
+        notebooks = max(1, sum(n.endswith(".ipynb") for n in spec.source))
+        wall = spec.limits.notebook_timeout_s * notebooks + STARTUP_SLACK_S
+        returncode = _run(job_dir, {
+            "student": spec.student, "assignment": spec.assignment, "config": config, "steps": steps,
+            "cell_timeout_s": spec.limits.cell_timeout_s, "notebook_timeout_s": spec.limits.notebook_timeout_s,
+        }, grading_env(spec.seed, spec.threads, job_dir), wall)
+        if returncode is None:
+            result.messages.append(f"grading stopped after the wall-clock limit of {wall} s; no score recorded")
+            return result
+        _collect(result, job_dir, returncode)
+        return result
+    finally:
+        result.seconds = time.monotonic() - started
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _job_config(course_config: dict) -> dict:
+    """The course's nbgrader config without its folder layout (a job has its own)."""
+    config = {k: dict(v) for k, v in course_config.items() if k != "CourseDirectory"}
+    layout = course_config.get("CourseDirectory", {})
+    config["CourseDirectory"] = {k: v for k, v in layout.items() if k in ("course_id", "ignore")}
+    return config
+
+
+def _run(job_dir: Path, job: dict, env: dict[str, str], wall: float) -> int | None:
+    """Run the grading process on `job_dir`; its exit status, or None when it hit the wall-clock limit."""
+    (job_dir / "job.json").write_text(json.dumps(job))
+    with (job_dir / "runner.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tapelab.grading.runner", str(job_dir)], cwd=job_dir,
+                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            return proc.wait(timeout=wall)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc)
+            return None
+
+
+def record_assignment(assignment: str, source: dict[str, bytes], config: dict | None = None) -> bytes:
+    """A gradebook recording `assignment` from its source files (``nbgrader generate_assignment``).
+
+    Raises RuntimeError with nbgrader's last message when the source cannot be recorded.
+    """
+    job_dir = Path(tempfile.mkdtemp(prefix="tapelab-record-"))
+    try:
+        _write(job_dir / "course" / "source" / assignment, source)
+        config = _job_config(config or {})
+        returncode = _run(job_dir, {"student": "", "assignment": assignment, "config": config,
+                                    "steps": ["generate_assignment"], "cell_timeout_s": 1, "notebook_timeout_s": 1},
+                          grading_env(0, 1, job_dir), STARTUP_SLACK_S)
+        found = json.loads((job_dir / "result.json").read_text()) if (job_dir / "result.json").exists() else {}
+        step = found.get("steps", {}).get("generate_assignment", {})
+        if returncode != 0 or not step.get("success"):
+            lines = (step.get("error") or step.get("log") or f"exit status {returncode}").strip().splitlines()
+            raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}: {lines[-1] if lines else ''}")
+        return (job_dir / "course" / "gradebook.db").read_bytes()
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _collect(result: JobResult, job_dir: Path, returncode: int) -> None:
+    """Fill `result` from what the grading process left in `job_dir`."""
+    path = job_dir / "result.json"
+    if not path.exists():
+        tail = (job_dir / "runner.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
+        result.messages.append(f"the grading process ended (exit {returncode}) without a result: {tail[0]}")
+        return
+    found = json.loads(path.read_text())
+    result.steps = {step: round(outcome["seconds"], 2) for step, outcome in found["steps"].items()}
+    for step, outcome in found["steps"].items():
+        if not outcome["success"]:
+            error = (outcome["error"] or outcome["log"]).strip().splitlines()
+            result.messages.append(f"nbgrader {step} failed: {error[-1] if error else 'no message'}")
+            if step != "generate_feedback":
+                return
+    result.messages.extend(dict.fromkeys(found.get("stops", [])))
+    course = job_dir / "course"
+    result.records = {"notebooks": found["notebooks"]}
+    submitted_any = False
+    for nb in found["notebooks"]:
+        submitted_any |= nb["submitted"]
+        max_scores = {c["name"]: c["max_score"] for c in nb["grade_cells"] + nb["task_cells"]}
+        for grade in nb["grades"]:
+            result.cells.append(CellScore(nb["name"], grade["name"], float(grade["auto_score"] or 0.0),
+                                          float(max_scores.get(grade["name"], 0.0)), grade["error"]))
+        result.messages.extend(f"{nb['name']}: {cell} ran past the per-cell time limit and was stopped"
+                               for cell in nb["timeouts"])
+        for kind, folder in (("autograded", "autograded"), ("feedback", "feedback")):
+            ext = ".ipynb" if kind == "autograded" else ".html"
+            file = course / folder / result.student / result.assignment / f"{nb['name']}{ext}"
+            if file.exists():
+                getattr(result, kind)[f"{nb['name']}{ext}"] = file.read_bytes()
+    result.score = sum(c.score for c in result.cells)
+    result.max_score = sum(c.max_score for c in result.cells) or result.max_score
+    if not submitted_any:
+        result.status = NOT_GRADABLE
+        if not result.messages:
+            result.messages.append("no notebook submitted")
+    else:
+        result.status = GRADED

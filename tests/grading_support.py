@@ -1,0 +1,129 @@
+"""A tiny course for the grading tests: one assignment `toy` without TensorFlow, five students.
+
+``toy.ipynb`` asks for ``square(x)`` (test cell ``test_square``, 2 points, with a
+hidden test) and ``draw()``, a seeded random draw (``test_draw``, 1 point). Each
+student's notebook is the release version with the solution regions filled in:
+
+- ``ada``: both right                                   -> 3 / 3
+- ``bob``: ``square`` returns ``x + x``                 -> 1 / 3, hint int-dtype? no: a plain assert message
+- ``cyd``: the untouched release notebook               -> 0 / 3
+- ``dee``: ``square``'s cell loops forever              -> 1 / 3, a per-cell timeout message
+- ``eve``: invalid JSON                                  -> not gradable, 0 / 3
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ASSIGNMENT = "toy"
+NOTEBOOK = "toy.ipynb"
+
+SQUARE = "def square(x):\n    return x * x"
+DRAW = "def draw():\n    return round(random.Random(SEED).random(), 6)"
+
+#: student -> (square region, draw region); None means the release stub.
+STUDENTS: dict[str, tuple[str | None, str | None] | str] = {
+    "ada": (SQUARE, DRAW),
+    "bob": ("def square(x):\n    return x + x", DRAW),
+    "cyd": (None, None),
+    "dee": ("while True:\n    pass", DRAW),
+    "eve": "invalid-json",
+}
+
+#: student -> (points, max, the grade_id whose error message the feedback must show, text in it)
+EXPECTED = {
+    "ada": (3.0, 3.0, None, None),
+    "bob": (1.0, 3.0, "test_square", "square(3) must be 9"),
+    "cyd": (0.0, 3.0, "test_square", "NotImplementedError"),
+    "dee": (1.0, 3.0, "test_square", "NameError"),
+    "eve": (0.0, 3.0, None, None),
+}
+
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def _meta(**nbgrader) -> dict:
+    base = {"schema_version": 3, "solution": False, "grade": False, "locked": False, "task": False}
+    base.update(nbgrader)
+    return {"nbgrader": base}
+
+
+def _solution(grade_id: str, body: str) -> nbformat.NotebookNode:
+    return new_code_cell(f"### BEGIN SOLUTION\n{body}\n### END SOLUTION",
+                         metadata=_meta(solution=True, grade_id=grade_id))
+
+
+def source_notebook() -> nbformat.NotebookNode:
+    """The instructor notebook of `toy`."""
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Toy assignment\nWrite `square` and `draw`."),
+        new_code_cell("import os\nimport random\nSEED = int(os.environ.get('TAPELAB_SEED', '0'))",
+                      metadata=_meta(locked=True, grade_id="setup")),
+        _solution("square", SQUARE),
+        new_code_cell('"""Does square(x) return x squared?"""\n'
+                      "assert square(3) == 9, f'square(3) must be 9, got {square(3)}'\n"
+                      "### BEGIN HIDDEN TESTS\nassert square(-2) == 4\n### END HIDDEN TESTS",
+                      metadata=_meta(grade=True, locked=True, grade_id="test_square", points=2)),
+        _solution("draw", DRAW),
+        new_code_cell('"""Is draw() the seeded draw?"""\n'
+                      "assert draw() == round(random.Random(SEED).random(), 6)",
+                      metadata=_meta(grade=True, locked=True, grade_id="test_draw", points=1)),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (tapelab)", "language": "python"}
+    return nb
+
+
+def student_notebook(square: str | None, draw: str | None) -> nbformat.NotebookNode:
+    """The release notebook with the solution regions replaced by a student's code."""
+    nb = source_notebook()
+    bodies = {"square": square, "draw": draw}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = bodies[meta["grade_id"]] or STUB
+        elif "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0].rstrip()
+    return nb
+
+
+def make_course(root: Path) -> Path:
+    """Write solutions/toy/toy.ipynb and autograder/nbgrader_config.py under `root`."""
+    (root / "solutions" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
+    nbformat.write(source_notebook(), root / "solutions" / ASSIGNMENT / NOTEBOOK)
+    (root / "autograder").mkdir(exist_ok=True)
+    (root / "autograder" / "nbgrader_config.py").write_text(
+        "import os\n"
+        "ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n"
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'toy'\n"
+        "c.CourseDirectory.root = ROOT\n"
+        "c.CourseDirectory.source_directory = 'solutions'\n"
+        "c.CourseDirectory.release_directory = 'course'\n"
+        "c.CourseDirectory.submitted_directory = os.path.join('autograder', 'submitted')\n"
+        "c.CourseDirectory.autograded_directory = os.path.join('autograder', 'autograded')\n"
+        "c.CourseDirectory.feedback_directory = os.path.join('autograder', 'feedback')\n"
+        "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(ROOT, 'autograder', 'gradebook.db')\n"
+        "c.Execute.timeout = 4\n"
+    )
+    return root
+
+
+def make_submissions(folder: Path, students: dict | None = None) -> Path:
+    """Write <student>/toy/toy.ipynb for each student of :data:`STUDENTS` under `folder`."""
+    for student, work in (students or STUDENTS).items():
+        path = folder / student / ASSIGNMENT / NOTEBOOK
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if work == "invalid-json":
+            path.write_text('{"cells": [ {"cell_type": "code", ')
+        else:
+            nbformat.write(student_notebook(*work), path)
+    return folder
+
+
+def scores_of(path: Path) -> dict:
+    """Parsed JSON, for readability in tests."""
+    return json.loads(path.read_text())
