@@ -70,8 +70,8 @@ MISTAKES: dict[str, tuple[str, str]] = {
     ),
     "adjoint-missing-path": (
         "a chain-rule adjoint missing one of its paths",
-        "w̄1 misses a path: w1 feeds both w3 = w1·w2 and w4 = sin(w1), so w̄1 = w̄4·∂w4/∂w1 + w̄3·∂w3/∂w1. "
-        "Add up the contributions of every child node.",
+        "An adjoint misses a path: a node that feeds several children collects w̄child·∂child/∂w from every one "
+        "of them (in the seed graph w1 feeds both w3 = w1·w2 and w4 = sin(w1), so w̄1 = w̄4·∂w4/∂w1 + w̄3·∂w3/∂w1).",
     ),
 }
 
