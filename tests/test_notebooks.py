@@ -128,7 +128,7 @@ MISTAKE_CASES = [
     ("01_gradient_tape", "loss_gradients", "test_loss_gradients",
      [("model.trainable_variables", "model.variables")], "all-variables"),
     ("02_chain_rule", "seed_adjoints", "test_seed_adjoints",
-     [('"w1": sp.cos(w1) + w2,', '"w1": sp.cos(w1),')], "adjoint-missing-path"),
+     [('wbar["w1"] = sp.cos(w1) + w2', 'wbar["w1"] = sp.cos(w1)')], "adjoint-missing-path"),
     ("02_chain_rule", "graph2_adjoints", "test_graph2_adjoints",
      [('"w1": sp.exp(w3) * w2 + w2 * sp.cos(w1),', '"w1": sp.exp(w3) * w2,')], "adjoint-missing-path"),
     ("03_jacobians", "jacobian", "test_jacobian",

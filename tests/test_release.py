@@ -146,6 +146,20 @@ def test_solutions_pass_nbgrader_validate() -> None:
         assert results == {}, f"{notebook.name} fails validation: {results}"
 
 
+def test_student_cells_are_valid_python() -> None:
+    """Does every code cell of the student notebooks parse, so a student sees a stub and not a SyntaxError?"""
+    notebooks = sorted((REPO / "course").glob("*/*.ipynb"))
+    assert notebooks
+    for notebook in notebooks:
+        for cell in _cells(notebook):
+            if cell["cell_type"] == "code":
+                code = "\n".join(l for l in _source(cell).splitlines() if not l.lstrip().startswith(("%", "!")))
+                try:
+                    compile(code, notebook.name, "exec")
+                except SyntaxError as err:
+                    pytest.fail(f"{notebook.relative_to(REPO)}: a cell does not parse ({err}):\n{_source(cell)}")
+
+
 @pytest.mark.slow
 def test_unmodified_student_notebooks_fail_and_grade_zero(fresh: Path) -> None:
     """Does every unmodified student notebook autograde to 0 points without crashing, failing every test cell?"""
