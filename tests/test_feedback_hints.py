@@ -1,0 +1,204 @@
+"""Does grading name each common mistake, costing only the affected part?
+
+One submission per mistake of ``tapelab.feedback.MISTAKES`` is described in
+``tests/fixtures/mistakes/mistakes.toml`` and built from the current notebooks
+(``course/`` with the solution regions written, then the mistake made). The slow
+tests grade them with the kit's grading job (``tapelab.grading.jobs.grade_job``:
+nbgrader autograde + feedback in the sandbox), two compatible mistakes of a
+notebook per submission so that each kernel grades two, two jobs at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+HERE = Path(__file__).resolve().parent / "fixtures" / "mistakes"
+sys.path.insert(0, str(HERE))
+
+import mistake_build  # noqa: E402
+import mistake_grade  # noqa: E402
+
+from tapelab.feedback import MISTAKES  # noqa: E402
+
+ALL = mistake_build.load()
+CODES = [m.code for m in ALL]
+
+
+def _mistake(code: str) -> mistake_build.Mistake:
+    return next(m for m in ALL if m.code == code)
+
+
+def _ready_or_skip(code: str, repo: Path) -> mistake_build.Mistake:
+    mistake = _mistake(code)
+    if not mistake_build.available([mistake], repo)[0]:
+        pytest.skip(f"{mistake.notebook} is not in solutions/ and course/ yet")
+    return mistake
+
+
+# ------------------------------------------------------------------ the fixtures themselves (fast)
+
+
+def test_every_mistake_has_one_fixture():
+    """Does mistakes.toml describe each of the twelve mistake codes exactly once?"""
+    assert sorted(CODES) == sorted(MISTAKES), (
+        f"missing: {sorted(set(MISTAKES) - set(CODES))}, unknown: {sorted(set(CODES) - set(MISTAKES))}, "
+        f"repeated: {sorted({c for c in CODES if CODES.count(c) > 1})}")
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_fixture_changes_only_its_solution_cell(code, repo):
+    """Does the submission differ from a correct one only in the mistake's cell, and there really?"""
+    mistake = _ready_or_skip(code, repo)
+    correct = mistake_build.student_notebook(mistake.notebook, repo)
+    wrong = mistake_build.submission([mistake], repo)
+    changed = [mistake_build._grade_id(a) or f"cell {i}" for i, (a, b) in enumerate(zip(correct.cells, wrong.cells))
+               if a.source != b.source]
+    assert changed == [mistake.cell]
+    assert [c.metadata for c in correct.cells] == [c.metadata for c in wrong.cells]
+
+
+@pytest.mark.parametrize("notebook", sorted({m.notebook for m in ALL}))
+def test_correct_submission_is_the_release_with_the_solutions(notebook, repo):
+    """Is the correct submission course/'s notebook with exactly the solution regions written?"""
+    if not (repo / "solutions" / notebook).exists():
+        pytest.skip(f"{notebook} is not in solutions/ yet")
+    release = mistake_build.read(notebook, "course", repo)
+    student = mistake_build.student_notebook(notebook, repo)
+    regions = mistake_build.solution_regions(notebook, repo)
+    assert len(release.cells) == len(student.cells)
+    for before, after in zip(release.cells, student.cells):
+        grade_id = mistake_build._grade_id(before)
+        if grade_id in regions:
+            assert "raise NotImplementedError()" in before.source
+            assert regions[grade_id] in after.source and "NotImplementedError" not in after.source
+        else:
+            assert before.source == after.source
+
+
+def test_stale_description_says_what_to_update(repo):
+    """Does a mistake whose line is gone from the solution raise StaleFixture naming it?"""
+    mistake = mistake_build.Mistake(
+        code="no-watch", notebook="01_gradient_tape/gradient_tape.ipynb", cell="derivative", story="",
+        hint_cell="test_derivative", loses=("test_derivative",),
+        edits=(mistake_build.Edit("tape.observe(x)", ""),))
+    with pytest.raises(mistake_build.StaleFixture) as err:
+        mistake_build.submission([mistake], repo)
+    assert str(err.value) == (
+        "mistake 'no-watch': the solution of 'derivative' in 01_gradient_tape/gradient_tape.ipynb contains "
+        "'tape.observe(x)' 0 times (expected once); update mistakes.toml")
+    moved = mistake_build.Mistake(
+        code="no-watch", notebook="01_gradient_tape/gradient_tape.ipynb", cell="derivative", story="",
+        hint_cell="test_derivatives", loses=(), edits=())
+    with pytest.raises(mistake_build.StaleFixture, match="has no graded cell 'test_derivatives'"):
+        mistake_build.submission([moved], repo)
+
+
+def test_groups_share_no_cell():
+    """Do the submissions that carry several mistakes put them in different cells, failing different tests?"""
+    packed = mistake_build.groups(ALL)
+    assert sorted(m.code for g in packed for m in g) == sorted(CODES)
+    for group in packed:
+        assert 1 <= len(group) <= 2
+        cells = [m.cell for m in group]
+        failing = [c for m in group for c in {m.hint_cell, *m.loses}]
+        assert len(set(cells)) == len(cells) and len(set(failing)) == len(failing)
+        assert len({m.notebook for m in group}) == 1
+
+
+# ------------------------------------------------------------------ graded (slow)
+
+
+@pytest.fixture(scope="module")
+def graded(repo):
+    """Every available mistake submission graded by the kit's grading job; code -> (Graded, Verdict)."""
+    ready, _ = mistake_build.available(ALL, repo)
+    results = mistake_grade.grade(mistake_build.groups(ready), workers=2, repo=repo)
+    return {v.mistake.code: (g, v) for g in results for v in g.verdicts}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", CODES)
+def test_grader_names_the_mistake(code, repo, graded):
+    """Does the affected test cell fail with the mistake's hint, in the notebook and in the feedback HTML?"""
+    _ready_or_skip(code, repo)
+    submission, verdict = graded[code]
+    assert submission.result.status == "graded", submission.result.messages
+    assert verdict.hint_in_cell, (
+        f"{verdict.mistake.hint_cell} should fail with {mistake_grade.hint_text(code)!r}..., "
+        f"found {verdict.error or 'no error'!r}")
+    assert verdict.hint_in_feedback, f"the feedback HTML does not show {verdict.error!r}"
+    assert verdict.diagnosed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", CODES)
+def test_mistake_costs_only_its_part(code, repo, graded):
+    """Do exactly the graded cells the mistakes of this submission aim at lose all their points, and no other?"""
+    _ready_or_skip(code, repo)
+    submission, verdict = graded[code]
+    by_cell = {c.grade_id: (c.score, c.max_score) for c in submission.result.cells}
+    assert set(by_cell) == set(mistake_build.points(verdict.mistake.notebook, repo))
+    assert verdict.lost == mistake_grade.expected_losses(submission.group, repo), by_cell
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", CODES)
+def test_visible_tests_show_the_hint(code, repo, graded):
+    """Is the hint raised by the test's visible lines, so the student sees it before submitting?"""
+    _ready_or_skip(code, repo)
+    _, verdict = graded[code]
+    assert verdict.hint_in_cell, f"no hint to look at: {verdict.error!r}"
+    assert verdict.visible, (
+        f"{verdict.mistake.hint_cell}: the hint comes from the hidden tests only; a visible check "
+        f"with expect(..., {code!r}, ...) must catch this mistake")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", CODES)
+def test_hint_reveals_no_hidden_value_or_solution(code, repo, graded):
+    """Does the message the student reads quote no solution line and no number they have not seen?"""
+    _ready_or_skip(code, repo)
+    _, verdict = graded[code]
+    assert verdict.error, "the affected cell did not fail"
+    assert verdict.leaks == []
+
+
+def test_leak_check_catches_a_hidden_number_and_a_solution_line(repo):
+    """Would a hint quoting a hidden-test value or the instructor's solution line be caught?"""
+    mistake = _mistake("no-watch")
+    nb = mistake_build.submission([mistake], repo)
+    region = mistake_build.solution_regions(mistake.notebook, repo)["huber"].strip().splitlines()[-1].strip()
+    found = mistake_grade.leaks(f"expected 0.73125 ({region})", mistake, nb, repo)
+    assert found == [f"solution line of huber: {region!r}",
+                     "number 0.73125 appears nowhere in the released notebook or the student's cell"]
+    assert mistake_grade.leaks(mistake_grade.hint_text("no-watch"), mistake, nb, repo) == []
+
+
+def test_visible_line_is_told_from_a_hidden_one():
+    """Is an error raised on a line above '### BEGIN HIDDEN TESTS' visible, and one below it not?"""
+    cell = {"source": '"""Doc."""\nexpect(a, "no-watch")\n### BEGIN HIDDEN TESTS\nexpect(b, "no-watch")\n'}
+    frame = "\x1b[0;32mCell In[7], line {}\x1b[0m"
+    assert mistake_grade._raised_visibly(cell, ["Hint  Traceback", frame.format(2), "..."])
+    assert not mistake_grade._raised_visibly(cell, ["Hint  Traceback", frame.format(4), "..."])
+
+
+def test_feedback_text_reads_like_the_page():
+    """Is the feedback HTML read as text, with entities decoded and tags and scripts dropped?"""
+    page = b"<html><script>var x = '[no-watch]';</script><pre><span>Hint</span>: it&#39;s &lt;None&gt;</pre></html>"
+    assert mistake_grade.feedback_text(page) == "Hint: it's <None>"
+
+
+def test_graded_notebooks_store_json(tmp_path, repo):
+    """Does the builder write every available submission as a readable notebook in nbgrader's layout?"""
+    paths = mistake_build.write(tmp_path, ALL, repo=repo)
+    ready, _ = mistake_build.available(ALL, repo)
+    assert len(paths) == len(ready)
+    for path, mistake in zip(paths, ready):
+        assert path.relative_to(tmp_path).parts == (mistake.code, mistake.assignment, mistake.filename)
+        nbformat.validate(nbformat.read(path, as_version=4))
+        assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "python3"
