@@ -46,7 +46,7 @@ demo: setup
 	$(BIN)/python -m tapelab.demo
 
 lab: setup
-	cd course && $(BIN)/jupyter lab
+	bash scripts/lab.sh course
 
 release: setup
 	$(BIN)/python autograder/release.py

@@ -14,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -362,3 +364,47 @@ def test_the_browser_checks_catch_an_exercise_that_never_fails_and_a_failing_cel
         "a student would not see that it is unfinished"
     ]
     assert solution_problems(cells, stored) == ["cell 4 failed: NotImplementedError"]
+
+
+#: What nbgrader's Validate handler does to find its configuration (working folder first, then
+#: the Jupyter config path), printing the course root it finds.
+LOAD_CONFIG_LIKE_VALIDATE = """
+import os
+from jupyter_core.paths import jupyter_config_path
+from nbgrader.apps import NbGrader
+paths = jupyter_config_path()
+paths.insert(0, os.getcwd())
+app = NbGrader()
+app.config_file_paths.append(paths)
+app.load_config_file()
+print(app.config.CourseDirectory.root)
+"""
+
+
+def test_the_students_lab_finds_the_course_nbgrader_config(tmp_path):
+    """Does the lab's environment (scripts/lab-env.sh, used by `make lab` and Binder's ./start) let nbgrader find autograder/nbgrader_config.py?"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "TAPELAB_", "REPO_DIR"))}
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path)  # not the user's ~/.jupyter
+    run = subprocess.run(
+        [str(REPO / "start"), sys.executable, "-c", LOAD_CONFIG_LIKE_VALIDATE],
+        cwd=REPO / "course", env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert Path(run.stdout.strip()) == REPO, f"nbgrader found course root {run.stdout.strip()!r}, expected {REPO}"
+
+
+@pytest.mark.slow
+def test_the_validate_button_reports_the_failing_test_cell(page, lab):
+    """Does nbgrader's Validate button in the notebook toolbar run the notebook and name the test cell that fails?"""
+    write_toy_notebook(lab.root / "selfcheck" / "validate" / "toy.ipynb")
+    nb = open_notebook(page, lab, "selfcheck/validate/toy.ipynb")
+    try:
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar").get_by_text("Validate", exact=True).click()
+        result = page.locator(".jp-Dialog #validation-message")
+        result.wait_for(timeout=120_000)
+        text = result.inner_text()
+        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+    finally:
+        nb.close()
+    assert "The following cell failed" in text and "Does square(3) give 9?" in text, text
+    assert "NotImplementedError" in text, text
