@@ -9,7 +9,9 @@ nbgrader reads this file when a command runs from this folder::
 
 `python autograder/release.py` (``make release``) regenerates the whole of
 course/ with this configuration and normalises it so that regeneration is
-byte-identical.
+byte-identical; it uses a throwaway gradebook. ``nbgrader autograde`` needs the
+assignments recorded in the course gradebook: ``nbgrader generate_assignment``
+run from here records them, and so does ``python autograder/release.py --gradebook``.
 
 Layout (all paths relative to the repository root, found from this file):
 

@@ -204,3 +204,24 @@ def test_every_notebook_mistake_code_is_exercised() -> None:
     """Do the cases above cover mistakes 1-4 and 12, the ones the first three notebooks teach?"""
     assert {c[4] for c in MISTAKE_CASES} == {"no-watch", "numpy-in-tape", "int-dtype", "all-variables",
                                             "adjoint-missing-path"}
+
+
+def test_sanitizers_touch_only_what_varies() -> None:
+    """Do the nbval sanitizers replace timings, addresses and tqdm rates, and leave the course's numbers alone?"""
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns((REPO / "solutions" / "nbval_sanitize.cfg").read_text(encoding="utf-8"))
+    assert len(patterns) >= 4
+
+    def clean(text: str) -> str:
+        for regex, replace in patterns:
+            text = re.sub(regex, replace, text)
+        return text
+
+    assert clean("[<matplotlib.lines.Line2D at 0x7f3a2c1b4d90>]") == "[<matplotlib.lines.Line2D at 0xADDRESS>]"
+    assert clean("Wall time: 1.23 s") == clean("Wall time: 870 ms")
+    assert clean("CPU times: user 1.1 s, sys: 20 ms, total: 1.12 s") == clean("CPU times: user 2 s, sys: 0 ns, total: 2 s")
+    assert clean("1.23 ms ± 45.6 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)") == "TIMEIT"
+    assert clean("100%|██████████| 200/200 [00:03<00:00, 58.21it/s]") == clean("100%|██████████| 200/200 [00:05<00:00, 38.90it/s]")
+    kept = "[3.7071 0.7854] tf.Tensor(6.0, shape=(), dtype=float32) step 3 took 12 games, 0.5 s-1 "
+    assert clean(kept) == kept

@@ -93,6 +93,15 @@ def test_check_and_release_repair_a_stale_course(fresh: Path, tmp_path: Path, mo
     assert "is up to date" in capsys.readouterr().out
 
 
+def test_generate_explains_an_empty_solutions_folder(tmp_path: Path) -> None:
+    """Does generating from a folder without assignments say what was expected and where?"""
+    (tmp_path / "solutions" / "notes").mkdir(parents=True)
+    with pytest.raises(release.ReleaseError) as err:
+        release.generate(tmp_path / "course", solutions=tmp_path / "solutions")
+    assert str(err.value) == f"no assignment found: expected folders with a notebook in {tmp_path / 'solutions'}"
+    assert release.assignments() == ASSIGNMENTS and "01_gradient_tape" in ASSIGNMENTS
+
+
 def test_normalise_is_stable(fresh: Path, tmp_path: Path) -> None:
     """Does normalising an already normalised notebook leave its bytes unchanged, and fix a reformatted one?"""
     course = tmp_path / "course"
