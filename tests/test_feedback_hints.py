@@ -193,7 +193,7 @@ def test_feedback_text_reads_like_the_page():
     assert mistake_grade.feedback_text(page) == "Hint: it's <None>"
 
 
-def test_graded_notebooks_store_json(tmp_path, repo):
+def test_builder_writes_nbgrader_layout(tmp_path, repo):
     """Does the builder write every available submission as a readable notebook in nbgrader's layout?"""
     paths = mistake_build.write(tmp_path, ALL, repo=repo)
     ready, _ = mistake_build.available(ALL, repo)
