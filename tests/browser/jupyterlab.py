@@ -151,6 +151,8 @@ class LabNotebook:
         """
         loaded = self.page.url.startswith(self.server.url) and self.page.evaluate("() => !!window.jupyterapp")
         if loaded:
+            if self.page.locator(".jp-Dialog").count():  # left open by an earlier failure
+                self.page.keyboard.press("Escape")
             self.page.evaluate(
                 "async p => { await window.jupyterapp.commands.execute('docmanager:open', {path: p}); }", self.path
             )
@@ -235,6 +237,10 @@ class LabNotebook:
     # -- reading -----------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
         """The notebook's cells now: model state plus what the page renders for each."""
+        self.page.wait_for_function(  # plots are data URLs the browser decodes in the background
+            "p => Array.from(window.__tapelab.panel(p).node.querySelectorAll('.jp-OutputArea-output img')).every(i => i.complete)",
+            arg=self.path,
+        )
         model = self.page.evaluate("p => window.__tapelab.cells(p)", self.path)
         seen = self.page.evaluate("p => window.__tapelab.seen(p)", self.path)
         cells = []
