@@ -214,6 +214,23 @@ def _kernel_uid() -> int:
     return UID_BASE + (os.getpid() % 4_194_304) * 64 + next(_uids) % 64
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _grandchild(pid: int | None) -> int | None:
+    """The kernel's pid as the grader sees it: bwrap -> bwrap's init in the sandbox -> the kernel."""
+    if pid is None:
+        return None
+    for child in _children(pid):
+        for grandchild in _children(child):
+            return grandchild
+    return None
+
+
 # ----------------------------------------------------------------------------- check
 
 
@@ -371,6 +388,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         if self.sandboxed and "env" in kw:  # bwrap itself gets the grader's env; the kernel gets --setenv only
             kw["env"] = {k: v for k, v in kw["env"].items() if k != "JPY_PARENT_PID"}
+        # The kernel's own stdout/stderr (os.write(1, ...)) must not flood the grader's log.
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
         await super()._async_launch_kernel(kernel_cmd, **kw)
         self.wall_killed = False
         self._watchdog = threading.Timer(self.notebook_timeout_s + 30, self._wall_kill)
@@ -384,11 +404,19 @@ class SandboxedKernelManager(AsyncKernelManager):
             process.kill()
 
     async def _async_interrupt_kernel(self) -> None:
-        # SIGINT to the bwrap process would not reach the kernel (its own session and pid namespace):
-        # ask the kernel's control thread to interrupt itself instead.
-        if self.has_kernel and self.kernel_spec is not None:
-            self.kernel_spec.interrupt_mode = "message"
-        await super()._async_interrupt_kernel()
+        # SIGINT to the bwrap process would not reach the kernel (a pid namespace and another session
+        # lie between them), and ipykernel's interrupt_request does not interrupt running code: send
+        # SIGINT to the kernel itself, bwrap's grandchild.
+        if not self.sandboxed:
+            return await super()._async_interrupt_kernel()
+        pid = _grandchild(getattr(getattr(self.provisioner, "process", None), "pid", None))
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    interrupt_kernel = _async_interrupt_kernel  # AsyncKernelManager binds the public names to the base class
 
     def stop_reason(self) -> str:
         """Why the kernel is gone, for the feedback (see :func:`describe_exit`)."""
@@ -403,12 +431,20 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._ipc_dir is not None and not restart:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
 
+    cleanup_resources = _async_cleanup_resources
+
 
 # ----------------------------------------------------------------------------- nbgrader
 
 
 #: first line of the error output of the cells that did not run after the kernel stopped.
 NOT_RUN = "not run: the kernel had stopped in an earlier cell"
+#: what a cell shows when the kernel died and the kernel manager cannot say why.
+DIED = "the kernel died while this cell ran"
+#: what a cell shows when the kernel stopped answering the grader (its IPython machinery broken).
+UNRESPONSIVE = ("the kernel stopped answering the grader while this cell ran and was stopped: the cell kept "
+                "running past its time limit although it was interrupted, or it broke the kernel itself "
+                "(replaced builtins or IPython internals)")
 
 
 class SandboxedExecute(Execute):
@@ -418,6 +454,8 @@ class SandboxedExecute(Execute):
     error output saying why, and every later code cell an error ``NOT_RUN``: nbgrader
     then scores the cells that finished and fails the rest, and the batch goes on.
     """
+
+    max_output_bytes = Integer(1 << 20, help="output kept per cell; the rest is dropped").tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
@@ -433,12 +471,34 @@ class SandboxedExecute(Execute):
                 return super().preprocess_cell(cell, resources, index)
             except DeadKernelError:
                 km = self.km
-                self.stop_reason = km.stop_reason() if isinstance(km, SandboxedKernelManager) else \
-                    "the kernel died"
+                self.stop_reason = km.stop_reason() if isinstance(km, SandboxedKernelManager) else DIED
+                cell.outputs.append(_error("KernelStopped", self.stop_reason))
+                return cell, self.resources
+            except Exception as err:  # noqa: BLE001 - a kernel the student broke can fail in many ways
+                self.stop_reason = f"{UNRESPONSIVE} ({type(err).__name__})"
+                process = getattr(getattr(self.km, "provisioner", None), "process", None)
+                if process is not None and process.poll() is None:
+                    process.kill()  # bwrap takes the whole sandbox with it
                 cell.outputs.append(_error("KernelStopped", self.stop_reason))
                 return cell, self.resources
         cell.outputs = [_error("NotRun", NOT_RUN)]
         return cell, self.resources
+
+    def process_message(self, msg, cell, cell_index):  # type: ignore[override]
+        """Keep at most ``max_output_bytes`` of output per cell; a flood of prints stays in the kernel."""
+        if msg.get("msg_type") in ("stream", "display_data", "execute_result", "update_display_data"):
+            content = msg.get("content", {})
+            size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+            self._output_bytes = getattr(self, "_output_bytes", {})
+            used = self._output_bytes.get(cell_index, 0) + size
+            self._output_bytes[cell_index] = used
+            if used > self.max_output_bytes:
+                if used - size <= self.max_output_bytes:
+                    cell.outputs.append(NotebookNode(
+                        output_type="stream", name="stderr",
+                        text=f"\n[output truncated: this cell printed more than {self.max_output_bytes >> 20} MB]\n"))
+                return None
+        return super().process_message(msg, cell, cell_index)
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -457,7 +517,7 @@ def nbgrader_config(scratch: Path, limits: Limits, sandboxed: bool = True) -> di
     """
     from nbgrader.converters import Autograde
 
-    default = Autograde.class_traits()["autograde_preprocessors"].default_value
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
     preprocessors = [f"{__name__}.SandboxedExecute" if p is Execute else f"{p.__module__}.{p.__qualname__}"
                      for p in default]
     return {
