@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .server import LabServer
 
@@ -158,9 +159,15 @@ class LabNotebook:
             )
         else:
             self.page.goto(self.server.lab_url(self.path))
-        self.page.wait_for_function(
-            "p => window.__tapelab && window.__tapelab.ready(p)", arg=self.path, timeout=self.timeout_ms
-        )
+        try:
+            self.page.wait_for_function(
+                "p => window.__tapelab && window.__tapelab.ready(p)", arg=self.path, timeout=self.timeout_ms
+            )
+        except PlaywrightTimeoutError:
+            raise AssertionError(
+                f"{self.path}: JupyterLab did not open the notebook with a connected, idle kernel within "
+                f"{self.timeout_ms / 1000:.0f} s{self._dialog_text()}.\nServer log:\n{self.server.log_tail()}"
+            ) from None
         return self
 
     def close(self) -> None:
@@ -224,9 +231,20 @@ class LabNotebook:
             self._wait_settled(first_code, before)
 
     def _wait_settled(self, index: int, before: int) -> None:
-        self.page.wait_for_function(
-            "([p, i, n]) => window.__tapelab.settled(p, i, n)", arg=[self.path, index, before], timeout=self.timeout_ms
-        )
+        try:
+            self.page.wait_for_function(
+                "([p, i, n]) => window.__tapelab.settled(p, i, n)", arg=[self.path, index, before], timeout=self.timeout_ms
+            )
+        except PlaywrightTimeoutError:
+            running = [c.index for c in self.cells() if c.type == "code" and c.count is None]
+            raise AssertionError(
+                f"{self.path}: the run from cell {index} had not finished after {self.timeout_ms / 1000:.0f} s "
+                f"(cells without an execution count: {running[:10]}){self._dialog_text()}"
+            ) from None
+
+    def _dialog_text(self) -> str:
+        dialog = self.page.locator(".jp-Dialog")
+        return f"; JupyterLab shows a dialog: {dialog.first.inner_text()!r}" if dialog.count() else ""
 
     def _max_count(self) -> int:
         return max([c.count or 0 for c in self.cells()], default=0)
