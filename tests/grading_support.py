@@ -1,19 +1,24 @@
 """A tiny course for the grading tests: one assignment `toy` without TensorFlow, five students.
 
 ``toy.ipynb`` asks for ``square(x)`` (test cell ``test_square``, 2 points, with a
-hidden test) and ``draw()``, a seeded random draw (``test_draw``, 1 point). Each
-student's notebook is the release version with the solution regions filled in:
+hidden test) and ``draw()``, a draw seeded by TAPELAB_SEED (``test_draw``, 1 point).
+Each student's notebook is the release version with the solution regions filled in:
 
 - ``ada``: both right                                   -> 3 / 3
-- ``bob``: ``square`` returns ``x + x``                 -> 1 / 3, hint int-dtype? no: a plain assert message
-- ``cyd``: the untouched release notebook               -> 0 / 3
-- ``dee``: ``square``'s cell loops forever              -> 1 / 3, a per-cell timeout message
+- ``bob``: ``square`` returns ``x + x``                 -> 1 / 3, the assert's message
+- ``cyd``: the untouched release notebook               -> 0 / 3, NotImplementedError
+- ``dee``: ``draw``'s cell loops forever                -> 2 / 3, stopped by the cell time limit
 - ``eve``: invalid JSON                                  -> not gradable, 0 / 3
+
+:func:`graded_class` grades it once per test session with the kit's pipeline
+(a LocalCluster of two workers); the tests of several files share that run.
 """
 
 from __future__ import annotations
 
-import json
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -30,7 +35,7 @@ STUDENTS: dict[str, tuple[str | None, str | None] | str] = {
     "ada": (SQUARE, DRAW),
     "bob": ("def square(x):\n    return x + x", DRAW),
     "cyd": (None, None),
-    "dee": ("while True:\n    pass", DRAW),
+    "dee": (SQUARE, "while True:\n    pass"),
     "eve": "invalid-json",
 }
 
@@ -38,8 +43,8 @@ STUDENTS: dict[str, tuple[str | None, str | None] | str] = {
 EXPECTED = {
     "ada": (3.0, 3.0, None, None),
     "bob": (1.0, 3.0, "test_square", "square(3) must be 9"),
-    "cyd": (0.0, 3.0, "test_square", "NotImplementedError"),
-    "dee": (1.0, 3.0, "test_square", "NameError"),
+    "cyd": (0.0, 3.0, "test_square", "NameError: name 'square' is not defined"),
+    "dee": (2.0, 3.0, "test_draw", ""),
     "eve": (0.0, 3.0, None, None),
 }
 
@@ -107,7 +112,7 @@ def make_course(root: Path) -> Path:
         "c.CourseDirectory.autograded_directory = os.path.join('autograder', 'autograded')\n"
         "c.CourseDirectory.feedback_directory = os.path.join('autograder', 'feedback')\n"
         "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(ROOT, 'autograder', 'gradebook.db')\n"
-        "c.Execute.timeout = 4\n"
+        "c.Execute.timeout = 5\n"
     )
     return root
 
@@ -124,6 +129,19 @@ def make_submissions(folder: Path, students: dict | None = None) -> Path:
     return folder
 
 
-def scores_of(path: Path) -> dict:
-    """Parsed JSON, for readability in tests."""
-    return json.loads(path.read_text())
+_RUNS: dict = {}
+
+
+def graded_class():
+    """(course root, ClassReport) of grading the toy class once per session on two local workers."""
+    if "report" not in _RUNS:
+        from tapelab.grading.driver import grade_class
+
+        root = Path(tempfile.mkdtemp(prefix="tapelab-toy-class-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        make_course(root)
+        make_submissions(root / "submissions")
+        _RUNS["root"] = root
+        _RUNS["report"] = grade_class(root / "submissions", config=root / "autograder" / "nbgrader_config.py",
+                                      workers=2, allow_unsandboxed=True)
+    return _RUNS["root"], _RUNS["report"]

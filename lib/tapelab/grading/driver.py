@@ -21,7 +21,7 @@ from pathlib import Path
 from tapelab.grading import cache, cluster, gradebook
 from tapelab.grading.collect import Submission, assignments, collect, source_files
 from tapelab.grading.containment import Limits, check_sandbox
-from tapelab.grading.jobs import FAILED, JobResult, JobSpec, max_points
+from tapelab.grading.jobs import FAILED, NOT_GRADABLE, JobResult, JobSpec, max_points
 from tapelab.grading.provenance import kit_fingerprint
 
 
@@ -186,6 +186,9 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
     else:
         for where, result in results.items():
             _merge(course, by_key[where], result, on_result, reused=True)
+    for result in results.values():  # zeros need the assignment's record, which another job may bring
+        if result.status == NOT_GRADABLE:
+            gradebook.merge(course.gradebook, result)
     if results:
         gradebook.export_csv(course.gradebook, course.csv)
     report.containment = report.containment or next((r.containment for r in results.values() if r.containment), "")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from tapelab.grading.jobs import JobResult
+from tapelab.grading.jobs import NOT_GRADABLE, JobResult
 
 
 def db_url(path: Path) -> str:
@@ -45,8 +45,10 @@ def _record_assignment(gb: Gradebook, assignment: str, notebooks: list[dict]) ->
 def merge(path: Path, result: JobResult) -> None:
     """Write `result` into the gradebook at `path` (created if missing). Idempotent.
 
-    A result without grades (a notebook nbgrader could not read, a job that failed on
-    every try) still records the student, so the CSV lists them with 0 points.
+    A result without grades still records the student, so the CSV lists them. A
+    notebook that could not be graded (unreadable, missing) scores 0 on every graded
+    cell once the assignment is known, as nbgrader does for a missing notebook; a job
+    that failed on every try records no score.
     """
     with Gradebook(db_url(path)) as gb, warnings.catch_warnings():
         # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warning; harmless.
@@ -54,6 +56,8 @@ def merge(path: Path, result: JobResult) -> None:
         gb.update_or_create_student(result.student)
         notebooks = result.records.get("notebooks")
         if not notebooks:
+            if result.status == NOT_GRADABLE:
+                _record_zero(gb, result)
             return
         _record_assignment(gb, result.assignment, notebooks)
         gb.update_or_create_submission(result.assignment, result.student)
@@ -69,6 +73,19 @@ def merge(path: Path, result: JobResult) -> None:
                     continue
                 row.auto_comment = comment["auto_comment"]
         gb.db.commit()
+
+
+def _record_zero(gb: Gradebook, result: JobResult) -> None:
+    try:
+        gb.find_assignment(result.assignment)
+    except MissingEntry:
+        return
+    submission = gb.update_or_create_submission(result.assignment, result.student)
+    for notebook in submission.notebooks:
+        for grade in notebook.grades:
+            grade.auto_score = 0
+            grade.needs_manual_grade = False
+    gb.db.commit()
 
 
 def scores(path: Path) -> dict[tuple[str, str], tuple[float, float]]:

@@ -4,8 +4,9 @@ A job carries everything it needs (the submitted files and the assignment's
 source notebooks, as bytes), so any worker with the kit installed at the same
 pins can run it. :func:`grade_job` builds a temporary nbgrader course directory
 with its own gradebook, runs ``nbgrader autograde`` and ``generate_feedback``
-there in a separate process (its own process group, a wall-clock limit) and
-returns a picklable :class:`JobResult`. Jobs share no files; only the driver
+there in a separate process (its own session and process group, a wall-clock
+limit; forked from the worker's :mod:`~tapelab.grading.zygote`, which has
+imported nbgrader already) and returns a picklable :class:`JobResult`. Jobs share no files; only the driver
 writes the course gradebook.
 
 Determinism: every graded kernel starts from the same environment: PYTHONHASHSEED
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,26 +174,6 @@ def _write(root: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL the grading process, its group and every descendant (kernels run in their own session)."""
-    import psutil
-
-    try:
-        family = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.Error:
-        family = []
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for child in family:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
-    proc.wait()
-
-
 def _check_input(spec: JobSpec, submitted: Path) -> list[str]:
     """Remove the notebooks nbgrader cannot read (it scores them 0) and say why, and which are missing."""
     expected = sorted(Path(n).name for n in spec.source if n.endswith(".ipynb") and "/" not in n)
@@ -274,18 +256,74 @@ def _job_config(course_config: dict) -> dict:
     return config
 
 
+_zygote: subprocess.Popen | None = None
+_zygote_lock = threading.Lock()
+
+
+def _fork_runner(job_dir: Path, env: dict[str, str]) -> int:
+    """Start the grading process for `job_dir` from this worker's zygote (started on first use); its pid."""
+    global _zygote
+    with _zygote_lock:
+        for attempt in (1, 2):
+            if _zygote is None or _zygote.poll() is not None:
+                _zygote = subprocess.Popen([sys.executable, "-m", "tapelab.grading.zygote"], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                           env=grading_env(0, 1, Path(tempfile.gettempdir())),
+                                           start_new_session=True)
+            try:
+                _zygote.stdin.write(json.dumps({"dir": str(job_dir), "env": env}).encode() + b"\n")
+                _zygote.stdin.flush()
+                line = _zygote.stdout.readline()
+                return int(json.loads(line)["pid"])
+            except (OSError, ValueError, KeyError):
+                if attempt == 2:
+                    raise
+                _zygote.kill()
+                _zygote = None
+    raise AssertionError("unreachable")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL the grading process, its group and every descendant (kernels run in their own session)."""
+    import psutil
+
+    try:
+        family = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for child in family:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+
+
 def _run(job_dir: Path, job: dict, env: dict[str, str], wall: float) -> int | None:
     """Run the grading process on `job_dir`; its exit status, or None when it hit the wall-clock limit."""
     (job_dir / "job.json").write_text(json.dumps(job))
-    with (job_dir / "runner.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tapelab.grading.runner", str(job_dir)], cwd=job_dir,
-                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            return proc.wait(timeout=wall)
-        except subprocess.TimeoutExpired:
-            _kill_tree(proc)
+    pid = _fork_runner(job_dir, env)
+    deadline = time.monotonic() + wall
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            _kill_tree(pid)
             return None
+        time.sleep(0.05)
+    try:
+        return int((job_dir / "exit").read_text())
+    except (OSError, ValueError):
+        return -1
 
 
 def record_assignment(assignment: str, source: dict[str, bytes], config: dict | None = None) -> bytes:
