@@ -97,16 +97,24 @@ class MultiArmedBandit2:
         return reward, self.state
 
 
-def train(games_to_train=5000, max_steps=None):
-    """The original loop (without its printing); stops early after ``max_steps`` steps. Returns the steps taken."""
+def train(games_to_train=5000, max_steps=None, max_seconds=None):
+    """The original loop (without its printing), stopped after ``max_steps`` steps or ``max_seconds``.
+
+    Returns (steps taken, seconds spent in the loop).
+    """
+    import time
+
     model = QLearner(5, 4, exploration_prob=0.1, discount_rate=0.99)
     model.compile(optimizer="adam")
     steps = 0
+    start = time.perf_counter()
     for i in range(games_to_train):
         world = MultiArmedBandit2()
         while not world.terminal():
             model.train_step(world)
             steps += 1
             if max_steps is not None and steps >= max_steps:
-                return steps
-    return steps
+                return steps, time.perf_counter() - start
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                return steps, time.perf_counter() - start
+    return steps, time.perf_counter() - start

@@ -1,0 +1,98 @@
+"""Q-learning speed on MultiArmedBandit2: the original eager loop against tapelab, in one process.
+
+Figures (``run()``):
+
+* ``train_steps_per_s_seed`` -- the original notebook's QLearner and loop (``bench/seed_qlearner.py``,
+  eager TensorFlow), time-boxed to 1500 steps or 20 s;
+* ``train_steps_per_s_tapelab`` -- :func:`tapelab.training.train_batched` (32 worlds per
+  compiled update, the same online target);
+* ``train_steps_per_s_tapelab_online`` -- the reference ``QLearner.train_step`` called once per
+  step by :func:`tapelab.training.train` (one world, compiled update);
+* ``train_speedup_vs_seed`` -- batched tapelab over the original (goal ≥ 30);
+* ``seconds_to_optimal_policy`` / ``games_to_optimal_policy`` -- batched training (8 worlds,
+  ε = 0.3, Adam 0.01 with cosine decay) until the greedy policy is optimal on its whole
+  path (:meth:`tapelab.qstar.QStar.is_greedy_optimal`), checked every 25 games (goal ≤ 10 s);
+* ``online_games_to_optimal_policy`` -- the same question for the plain online loop
+  ``train(model, MultiArmedBandit2, ...)`` with the reference ``train_step``, checked every 25 games.
+
+The online loop, how many games. With ε = 0.3, γ = 0.99 and Adam whose step size decays
+(cosine) from 0.01 to 0.0005 over 400 games (4800 updates), the reference ``train_step``
+ended with the optimal greedy policy for each of the seeds 0-5 we tried after 400 games
+(at 300 games it was optimal for some seeds only); a constant Adam 0.01 reaches the optimum
+after 250-500 games but keeps flipping between the optimal and a 0 → 2 → 0 cycle, so the
+decaying step size is what makes a fixed game count reliable. A student's eager
+``train_step`` does the same arithmetic several times slower (every operation is a separate
+TensorFlow call), which is what bounds the graded learning test in the notebook.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def _seed_module():
+    spec = importlib.util.spec_from_file_location("seed_qlearner", HERE / "seed_qlearner.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run() -> dict:
+    from tapelab.qlearner import QLearner
+    from tapelab.qstar import q_star
+    from tapelab.seeding import seed_everything
+    from tapelab.training import adam_with_decay, train, train_batched
+    from tapelab.worlds import MultiArmedBandit2
+
+    qstar = q_star(MultiArmedBandit2, 0.99)
+    results: dict[str, float | int] = {}
+
+    # The original eager loop, time-boxed.
+    seed = _seed_module()
+    seed.train(max_steps=24)  # warm-up: first calls build the model
+    steps, seconds = seed.train(max_steps=1500, max_seconds=20)
+    results["train_steps_per_s_seed"] = steps / seconds
+
+    # tapelab, batched fast path.
+    seed_everything(0)
+    model = QLearner(5, 4, exploration_prob=0.1, discount_rate=0.99)
+    model.compile(optimizer="adam")
+    train_batched(model, MultiArmedBandit2, 64, n_worlds=32, seed=0, progress=False)  # warm-up
+    history = train_batched(model, MultiArmedBandit2, 2000, n_worlds=32, seed=1, progress=False)
+    results["train_steps_per_s_tapelab"] = history.steps_per_second
+    results["train_speedup_vs_seed"] = history.steps_per_second / results["train_steps_per_s_seed"]
+
+    # tapelab, one train_step per step.
+    history = train(model, MultiArmedBandit2, 100, seed=2, progress=False)
+    results["train_steps_per_s_tapelab_online"] = history.steps_per_second
+
+    # Time to the optimal policy, batched.
+    seed_everything(0)
+    model = QLearner(5, 4, exploration_prob=0.3, discount_rate=0.99)
+    model.compile(optimizer=adam_with_decay(0.01, 1500 * 12 // 8))
+    start = time.perf_counter()
+    history = train_batched(model, MultiArmedBandit2, 3000, n_worlds=8, seed=0, progress=False,
+                            until=lambda m: qstar.is_greedy_optimal(m.predict_q), check_every=25)
+    optimal = qstar.is_greedy_optimal(model.predict_q)
+    results["seconds_to_optimal_policy"] = time.perf_counter() - start if optimal else float("inf")
+    results["games_to_optimal_policy"] = len(history.returns) if optimal else -1
+
+    # Games to the optimal policy, online with the reference train_step (time-boxed to 45 s).
+    seed_everything(0)
+    model = QLearner(5, 4, exploration_prob=0.3, discount_rate=0.99)
+    model.compile(optimizer=adam_with_decay(0.01, 400 * 12))
+    games, start = 0, time.perf_counter()
+    results["online_games_to_optimal_policy"] = -1
+    while games < 600 and time.perf_counter() - start < 45:
+        train(model, MultiArmedBandit2, 25, seed=1000 + games, progress=False)
+        games += 25
+        if qstar.is_greedy_optimal(model.predict_q):
+            results["online_games_to_optimal_policy"] = games
+            break
+    return {key: (float(value) if isinstance(value, float) else value) for key, value in results.items()}
