@@ -23,6 +23,11 @@ try:
 except ImportError:  # pragma: no cover - depends on the installation
     _intake = None
 
+try:
+    from tapelab.grading import integrity as _integrity
+except ImportError:  # pragma: no cover - depends on the installation
+    _integrity = None
+
 
 if _sandbox is not None:
     Limits = _sandbox.Limits
@@ -87,6 +92,26 @@ def _plain(value):
     return value
 
 
+def inspect_submission(folder: Path, expected: list[str]) -> tuple[list[str], list[str]]:
+    """(gradable notebook names among `expected`, one message per problem) of a submission folder."""
+    if _intake is not None:
+        found = _intake.inspect_submission(folder, expected)
+        return [p.name for p in found.gradable], list(found.problems)
+    gradable, problems = [], []
+    for name in expected:
+        path = Path(folder) / name
+        problem = inspect_notebook(path) if path.is_file() else f"expected {name}, but it is not in the submission"
+        (problems.append(problem) if problem else gradable.append(name))
+    return gradable, problems
+
+
+def check_tampering(path: Path, source: Path) -> list[str]:
+    """Tamper and review messages for the grader's copy at `path`, repaired in place (none without the checks)."""
+    if _integrity is None:
+        return []
+    return list(_integrity.check_and_repair(path, source))
+
+
 def inspect_notebook(path: Path) -> str | None:
     """Why the notebook at `path` cannot be graded, or None when it can."""
     if _intake is not None:
@@ -104,8 +129,8 @@ def inspect_notebook(path: Path) -> str | None:
 
 def extract_zip(archive: Path, dest: Path) -> list[str]:
     """Extract `archive` into `dest`, refusing members that would land outside it; the refusals."""
-    if _intake is not None and hasattr(_intake, "extract_zip"):
-        return list(_intake.extract_zip(archive, dest))
+    if _intake is not None:
+        return list(_intake.safe_extract(archive, dest))
     import zipfile
 
     problems = []

@@ -174,23 +174,22 @@ def _write(root: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def _check_input(spec: JobSpec, submitted: Path) -> list[str]:
-    """Remove the notebooks nbgrader cannot read (it scores them 0) and say why, and which are missing."""
-    expected = sorted(Path(n).name for n in spec.source if n.endswith(".ipynb") and "/" not in n)
-    problems = []
-    for name in sorted(spec.submission):
-        if not name.endswith(".ipynb"):
-            continue
-        path = submitted / name
-        problem = containment.inspect_notebook(path)
-        if problem:
-            problems.append(problem)
-            path.unlink()
-    found = sorted(p.name for p in submitted.glob("*.ipynb"))
-    missing = [n for n in expected if n not in found and not any(n in p for p in problems)]
-    if missing and not problems:
-        problems.append(f"expected {', '.join(missing)}; found {', '.join(found) or 'no notebook'}")
-    return problems
+def _check_input(spec: JobSpec, course: Path) -> tuple[list[str], list[str]]:
+    """(gradable notebooks, messages): unreadable notebooks are removed from the grader's copy
+    (nbgrader scores a missing notebook 0), tampered ones repaired against the source."""
+    submitted = course / "submitted" / spec.student / spec.assignment
+    source = course / "source" / spec.assignment
+    expected = sorted(n for n in spec.source if n.endswith(".ipynb") and "/" not in n)
+    gradable, messages = containment.inspect_submission(submitted, expected)
+    for name in expected:
+        if name not in gradable and (submitted / name).exists():
+            (submitted / name).unlink()
+    for name in gradable:
+        try:
+            messages += containment.check_tampering(submitted / name, source / name)
+        except Exception as err:  # noqa: BLE001 - a notebook nbgrader can still grade
+            messages.append(f"{name}: the tamper check could not run ({type(err).__name__}: {err})")
+    return gradable, messages
 
 
 def grade_job(spec: JobSpec) -> JobResult:
@@ -216,9 +215,9 @@ def grade_job(spec: JobSpec) -> JobResult:
         submitted = course / "submitted" / spec.student / spec.assignment
         _write(course / "source" / spec.assignment, spec.source)
         _write(submitted, spec.submission)
-        result.messages.extend(_check_input(spec, submitted))
-        if not any(Path(n).name in {p.name for p in submitted.glob("*.ipynb")}
-                   for n in spec.source if n.endswith(".ipynb")):
+        gradable, messages = _check_input(spec, course)
+        result.messages.extend(messages)
+        if not gradable:
             result.status = NOT_GRADABLE
             return result
         config = _job_config(spec.config)
