@@ -173,25 +173,31 @@ def test_student_cells_are_valid_python() -> None:
 def test_unmodified_student_notebooks_fail_and_grade_zero(fresh: Path) -> None:
     """Does every unmodified student notebook autograde to 0 points without crashing, failing every test cell?"""
     student = "unmodified"
-    for assignment in ASSIGNMENTS:
-        shutil.copytree(fresh / "course" / assignment, fresh / "submitted" / student / assignment)
-    db = f"sqlite:///{fresh / 'gradebook.db'}"
-    proc = _nbgrader("autograde", "*", "--student", student, "--force",
-                     f"--CourseDirectory.root={fresh}",
-                     "--CourseDirectory.submitted_directory=submitted",
-                     "--CourseDirectory.autograded_directory=autograded",
-                     f"--CourseDirectory.source_directory={REPO / 'solutions'}",
-                     f"--CourseDirectory.db_url={db}")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    with Gradebook(db, "tapelab") as gb:
-        for assignment in ASSIGNMENTS:
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    jobs = {}
+    for assignment in ASSIGNMENTS:  # one private course root and gradebook copy each, graded in parallel
+        root = fresh / "grading" / assignment
+        shutil.copytree(fresh / "course" / assignment, root / "submitted" / student / assignment)
+        shutil.copyfile(fresh / "gradebook.db", root / "gradebook.db")
+        jobs[assignment] = (root, subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student,
+             f"--CourseDirectory.root={root}",
+             "--CourseDirectory.submitted_directory=submitted",
+             "--CourseDirectory.autograded_directory=autograded",
+             f"--CourseDirectory.source_directory={REPO / 'solutions'}",
+             f"--CourseDirectory.db_url=sqlite:///{root / 'gradebook.db'}"],
+            cwd=REPO / "autograder", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for assignment, (root, proc) in jobs.items():
+        log = proc.communicate()[0]
+        assert proc.returncode == 0, f"autograde {assignment} crashed:\n{log[-3000:]}"
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "tapelab") as gb:
             submission = gb.find_submission(assignment, student)
             assert submission.max_score > 0, f"{assignment} has no points"
             assert submission.score == 0, f"the unmodified {assignment} scored {submission.score}"
-    # validate the executed notebooks (no second run): every graded cell fails, none passes
-    for notebook in sorted((fresh / "autograded" / student).glob("*/*.ipynb")):
-        graded = sum(c.get("metadata", {}).get("nbgrader", {}).get("grade", False) for c in _cells(notebook))
-        plain = Validator(preprocessors=[CheckCellMetadata]).validate(str(notebook))
-        inverted = Validator(preprocessors=[CheckCellMetadata], invert=True).validate(str(notebook))
-        assert len(plain.get("failed", [])) == graded > 0, f"{notebook.name}: {plain}"
-        assert inverted == {}, f"{notebook.name} has test cells that pass unmodified: {inverted}"
+        # validate the executed notebook (no second run): every graded cell fails, none passes
+        for notebook in sorted((root / "autograded" / student / assignment).glob("*.ipynb")):
+            graded = sum(c.get("metadata", {}).get("nbgrader", {}).get("grade", False) for c in _cells(notebook))
+            plain = Validator(preprocessors=[CheckCellMetadata]).validate(str(notebook))
+            inverted = Validator(preprocessors=[CheckCellMetadata], invert=True).validate(str(notebook))
+            assert len(plain.get("failed", [])) == graded > 0, f"{notebook.name}: {plain}"
+            assert inverted == {}, f"{notebook.name} has test cells that pass unmodified: {inverted}"
