@@ -162,11 +162,17 @@ class _Run:
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, _Run]:
+    """The notebooks run so far; afterwards, the process-wide settings they changed are restored."""
+    import matplotlib
     import matplotlib.pyplot as plt
+    import tensorflow as tf
 
+    backend, tf_level = matplotlib.get_backend(), tf.get_logger().level
     cache: dict[str, _Run] = {}
     yield cache
     plt.close("all")
+    tf.get_logger().setLevel(tf_level)
+    matplotlib.use(backend)
 
 
 def _run(runs: dict[str, _Run], assignment: str) -> _Run:
