@@ -88,6 +88,28 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report.failed else 0
 
 
+def samples_folder() -> Path:
+    """autograder/samples of the course (next to the nbgrader config)."""
+    return DEFAULT_CONFIG.parent / "samples"
+
+
+def demo(workers: int | None = None, *, regrade: bool = False, progress: bool = True) -> int:
+    """``make demo``'s grading step: grade the sample class in parallel and print the table.
+
+    Uses the cell time limit written in autograder/samples/expected.json; results go
+    where ``make grade`` puts them (autograder/autograded, feedback, grades.csv).
+    """
+    import json
+
+    samples = samples_folder()
+    expected = json.loads((samples / "expected.json").read_text())
+    argv = [str(samples / "submissions"), "--cell-timeout", str(expected["cell_timeout_s"])]
+    argv += ["--workers", str(workers)] if workers else []
+    argv += ["--regrade"] if regrade else []
+    argv += [] if progress else ["--no-progress"]
+    return main(argv)
+
+
 def render(report) -> str:
     """The table and where the results are, as the CLI and the demo print them."""
     from tapelab.grading import summary

@@ -1,0 +1,98 @@
+"""The sample class (autograder/samples) graded by the kit's pipeline, as `make demo` does."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tapelab.grading import gradebook
+from tapelab.grading.containment import Limits
+from tapelab.grading.driver import grade_class
+
+
+@pytest.fixture(scope="module")
+def expected(repo):
+    return json.loads((repo / "autograder" / "samples" / "expected.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def graded(repo, expected, tmp_path_factory):
+    """Grade the samples once, in a copy of the course (the repository's gradebook stays untouched)."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(repo / "solutions", root / "solutions")
+    (root / "autograder").mkdir()
+    shutil.copy(repo / "autograder" / "nbgrader_config.py", root / "autograder")
+    report = grade_class(repo / "autograder" / "samples" / "submissions",
+                         config=root / "autograder" / "nbgrader_config.py", workers=2, allow_unsandboxed=True,
+                         limits=Limits(cell_timeout_s=expected["cell_timeout_s"]))
+    return root, report
+
+
+def _cases(expected):
+    return [(s, a, want) for s, work in expected["students"].items() for a, want in work.items()]
+
+
+def test_samples_are_up_to_date(repo):
+    """Do the sample submissions equal a fresh generation from course/ and solutions/?"""
+    done = subprocess.run([sys.executable, str(repo / "autograder" / "samples" / "make_samples.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_sample_is_listed(repo, expected):
+    """Does expected.json give a grade for every sample submission, and only for those?"""
+    on_disk = {(p.parts[-3], p.parts[-2]) for p in (repo / "autograder" / "samples" / "submissions").glob("*/*/*")}
+    assert on_disk == {(s, a) for s, a, _ in _cases(expected)}
+
+
+@pytest.mark.slow
+def test_every_expected_score(graded, expected):
+    """Does every sample get its expected points, maximum and status?"""
+    _, report = graded
+    got = {k: (r.score, r.max_score, r.status) for k, r in report.results.items()}
+    assert got == {(s, a): (w["score"], w["max_score"], w["status"]) for s, a, w in _cases(expected)}
+
+
+@pytest.mark.slow
+def test_every_expected_message(graded, expected):
+    """Does each failed test carry the hint or error the student must read, and each reason its text?"""
+    _, report = graded
+    for student, assignment, want in _cases(expected):
+        result = report.results[(student, assignment)]
+        cells = {c.grade_id: c for c in result.cells}
+        for grade_id, text in want.get("cells", {}).items():
+            assert cells[grade_id].score == 0 and text in cells[grade_id].message, (student, grade_id,
+                                                                                   cells[grade_id].message)
+        failed = {c.grade_id for c in result.cells if c.score < c.max_score}
+        assert failed == set(want.get("cells", {})), (student, assignment, failed)
+        if "reason" in want:
+            assert want["reason"] in result.reason, (student, result.reason)
+
+
+@pytest.mark.slow
+def test_gradebook_and_csv(graded, expected):
+    """Do the course gradebook and grades.csv hold the expected scores?"""
+    root, _ = graded
+    want = {(s, a): (float(w["score"]), float(w["max_score"])) for s, a, w in _cases(expected)}
+    assert gradebook.scores(root / "autograder" / "gradebook.db") == want
+    rows = csv.DictReader((root / "autograder" / "grades.csv").open())
+    assert {(r["student_id"], r["assignment"]): float(r["score"]) for r in rows if (r["student_id"], r["assignment"])
+            in want} == {k: v[0] for k, v in want.items()}
+
+
+@pytest.mark.slow
+def test_feedback_html_for_every_graded_sample(graded, expected):
+    """Is there a feedback page for every graded sample, showing the hint of a typical mistake?"""
+    root, _ = graded
+    for student, assignment, want in _cases(expected):
+        if want["status"] != "graded":
+            continue
+        pages = list((root / "autograder" / "feedback" / student / assignment).glob("*.html"))
+        assert len(pages) == 1, (student, assignment)
+    page = next((root / "autograder" / "feedback" / "cho_no_watch" / "01_gradient_tape").glob("*.html")).read_text()
+    assert "no-watch" in page and "tape.watch" in page
