@@ -1,0 +1,118 @@
+"""Grading the sample class: the kit's parallel grader against plain sequential `nbgrader autograde`.
+
+Both grade autograder/samples/submissions in fresh copies of the course, in this
+process's run, on this machine:
+
+- baseline: ``nbgrader autograde <assignment>`` for each assignment, one after the
+  other (nbgrader grades one notebook at a time), with the same cell time limit;
+- the kit: :func:`tapelab.grading.driver.grade_class` on a LocalCluster of 2 workers
+  (one per core here), which also writes the feedback HTML and the CSV.
+
+The floor of any notebook with TensorFlow is starting a kernel and importing
+TensorFlow in it (``kernel_tf_import_seconds``). From the kit's seconds per
+notebook the benchmark says how many worker cores grade 1,400 students × 4
+notebooks in one hour.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "autograder" / "samples"
+WORKERS = 2
+
+
+def _course(root: Path) -> Path:
+    shutil.copytree(REPO / "solutions", root / "solutions")
+    (root / "autograder").mkdir()
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", root / "autograder")
+    return root / "autograder" / "nbgrader_config.py"
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
+
+
+def kernel_tf_import_seconds() -> float:
+    """Seconds to start a Python kernel and import TensorFlow in it (best of 2)."""
+    from jupyter_client.manager import start_new_kernel
+
+    best = math.inf
+    for _ in range(2):
+        started = time.perf_counter()
+        km, kc = start_new_kernel(kernel_name="python3", env=_env())
+        try:
+            reply = kc.execute_interactive("import tensorflow as tf", timeout=300)
+            assert reply["content"]["status"] == "ok", reply["content"]
+            best = min(best, time.perf_counter() - started)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    return best
+
+
+def plain_nbgrader_seconds(cell_timeout: int) -> float:
+    """Sequential `nbgrader autograde` of the sample class, one assignment after the other."""
+    with tempfile.TemporaryDirectory(prefix="bench-plain-") as tmp:
+        root = Path(tmp)
+        _course(root)
+        shutil.copytree(SAMPLES / "submissions", root / "autograder" / "submitted")
+        assignments = sorted({p.name for p in (root / "autograder" / "submitted").glob("*/*")})
+        started = time.perf_counter()
+        for assignment in assignments:
+            for args in (["generate_assignment", assignment, "--force"],
+                         ["autograde", assignment, "--force", f"--Execute.timeout={cell_timeout}"]):
+                subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root / "autograder", env=_env(),
+                               capture_output=True, check=False)
+        return time.perf_counter() - started
+
+
+def kit_report(cell_timeout: int):
+    """The kit's ClassReport for the sample class on a LocalCluster of WORKERS workers."""
+    from tapelab.grading.containment import Limits
+    from tapelab.grading.driver import grade_class
+
+    with tempfile.TemporaryDirectory(prefix="bench-kit-") as tmp:
+        config = _course(Path(tmp))
+        return grade_class(SAMPLES / "submissions", config=config, workers=WORKERS, regrade=True,
+                           allow_unsandboxed=True, limits=Limits(cell_timeout_s=cell_timeout))
+
+
+def run() -> dict:
+    cell_timeout = json.loads((SAMPLES / "expected.json").read_text())["cell_timeout_s"]
+    floor = kernel_tf_import_seconds()
+    report = kit_report(cell_timeout)
+    kit = report.seconds
+    baseline = plain_nbgrader_seconds(cell_timeout)
+    # per notebook on one worker core: graded notebooks that ran to the end (no time limit hit)
+    normal = [r.seconds for r in report.results.values()
+              if r.status == "graded" and not any("time limit" in m for m in r.messages)]
+    per_notebook = sum(normal) / len(normal)
+    cores = math.ceil(1400 * 4 * per_notebook / 3600)
+    return {
+        "grade_speedup_vs_nbgrader": baseline / kit,
+        "grade_seconds_local_cluster": kit,
+        "grade_seconds_plain_nbgrader": baseline,
+        "seconds_per_notebook_graded": per_notebook,
+        "kernel_tf_import_seconds": floor,
+        "grade_overhead_vs_floor": per_notebook / floor,
+        "worker_cores_for_1400x4_in_1h": cores,
+        "grading_capacity": (f"1,400 students x 4 notebooks in one hour need {cores} worker cores "
+                             f"at {per_notebook:.1f} s per notebook ({report.containment.split(':')[0]} kernels, "
+                             f"{len(report.results)} sample notebooks, {WORKERS} local workers)"),
+    }
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        print(f"{key:<34} {value}")
