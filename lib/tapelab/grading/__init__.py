@@ -1,1 +1,18 @@
-"""Grading a class: jobs, the sandbox around student kernels, input and tamper checks."""
+"""Grading a class: jobs, the sandbox around student kernels, input and tamper checks.
+
+The pipeline (``make grade``, ``make demo``), one idea per module:
+
+- :mod:`~tapelab.grading.collect`  submissions from a folder or an LMS zip
+- :mod:`~tapelab.grading.jobs`     one (student, assignment) graded by nbgrader in private
+- :mod:`~tapelab.grading.runner`   the grading process of one job; :mod:`~tapelab.grading.zygote` forks it
+- :mod:`~tapelab.grading.cluster`  the jobs on dask.distributed (LocalCluster or a scheduler address)
+- :mod:`~tapelab.grading.gradebook` results merged into the course gradebook, CSV export
+- :mod:`~tapelab.grading.cache`    results by content hash, so a rerun grades only what changed
+- :mod:`~tapelab.grading.driver`   :func:`~tapelab.grading.driver.grade_class`, all of the above in order
+- :mod:`~tapelab.grading.summary`, :mod:`~tapelab.grading.cli`  the table and the command line
+- :mod:`~tapelab.grading.provenance` the kit's version and pins, compared on every worker
+- :mod:`~tapelab.grading.containment` where jobs call :mod:`~tapelab.grading.sandbox`,
+  :mod:`~tapelab.grading.intake` and :mod:`~tapelab.grading.integrity`
+
+Importing this package imports nothing heavy; import the module you need.
+"""
