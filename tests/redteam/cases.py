@@ -201,7 +201,7 @@ CASES: list[Case] = [
                              "with open('big.bin', 'wb') as f:\n    while True:\n        f.write(bytes(1 << 20))")),
     # escaping the sandbox -------------------------------------------------------------------------
     Case("write-outside", "overwrites another student's notebook, the gradebook and the source", 2,
-         [r"ESCAPE-BLOCKED"],
+         [r"ESCAPE-BLOCKED all 5 writes"],
          edit=prepend("add", "blocked = 0\nfor p in ['@@OTHER@@', '@@GRADEBOOK@@', '@@SOURCE@@', '/usr/x', '/etc/x']:\n"
                              "    try:\n        open(p, 'w').write('pwned')\n"
                              "    except OSError:\n        blocked += 1\n"
