@@ -139,7 +139,7 @@ class Cell:
 class LabNotebook:
     """One notebook open in JupyterLab in `page`, served by `server` at `path` (relative to its root)."""
 
-    def __init__(self, page: Page, server: LabServer, path: str, timeout_s: float = 120):
+    def __init__(self, page: Page, server: LabServer, path: str, timeout_s: float = 240):
         self.page, self.server, self.path = page, server, path
         self.timeout_ms = timeout_s * 1000
 
