@@ -133,3 +133,18 @@ def test_plain_nbgrader_gives_the_same_grades(toy, tmp_path):
     plain = gradebook.scores(tmp_path / "autograder" / "gradebook.db")
     assert plain == gradebook.scores(root / "autograder" / "gradebook.db")
     assert plain == {k: (r.score, r.max_score) for k, r in report.results.items()}
+
+
+def test_job_failing_every_try_is_listed(tmp_path):
+    """Is a job that fails on every try (no such kernel) listed with its reason, the batch finished, no grade stored?"""
+    from grading_support import make_submissions
+
+    config = make_course(tmp_path) / "autograder" / "nbgrader_config.py"
+    config.write_text(config.read_text() + "c.Execute.kernel_name = 'no-such-kernel'\n")
+    make_submissions(tmp_path / "submissions", {"ada": ("def square(x):\n    return x * x", None)})
+    report = grade_class(tmp_path / "submissions", config=config, workers=1, allow_unsandboxed=True)
+    [failed] = report.failed
+    assert failed.student == "ada" and failed.score == 0 and failed.max_score == 3
+    assert failed.reason.startswith("nbgrader autograde failed: ") and "no-such-kernel" in failed.reason
+    assert gradebook.scores(tmp_path / "autograder" / "gradebook.db") == {}
+    assert not list((tmp_path / "autograder" / ".jobs").glob("*"))  # a failure is tried again next time

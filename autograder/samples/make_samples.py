@@ -63,6 +63,33 @@ STUDENTS: dict[str, dict[str, object]] = {
                                                              "    while True:\n        pass\n    with tf.GradientTape() as outer:")}},
 }
 
+#: the Q-learning samples join the class once course/04_qlearner is released (see :func:`students`).
+QLEARNER_STUDENTS: dict[str, dict[str, object]] = {
+    "ada_all_correct": {"04_qlearner": {}},
+    # the Q-learning mistakes: bootstrapping past the end of an episode, and a world handing out its own state
+    "hal_terminal_alias": {"04_qlearner": {
+        "my_qlearner": Replace("if world.terminal():", "if False:"),
+        "corridor": Replace("return -1.0, list(self.state)", "return -1.0, self.state"),
+    }},
+    # the gradient flows through the target r + γ·max Q(s')
+    "ivy_no_stop_gradient": {"04_qlearner": {"my_qlearner": Replace(
+        "q_next = tf.stop_gradient(self(tf.constant([next_state]))[0])", "q_next = self(tf.constant([next_state]))[0]")}},
+    # the greedy action as a tensor from argmax over axis 0 instead of a Python int over the actions
+    "jon_argmax_axis": {"04_qlearner": {"my_qlearner": Replace("return int(tf.argmax(q, axis=-1))",
+                                                                "return tf.argmax(q, axis=0)")}},
+    # the same notebook as ada's: graded twice in one run, it must get identical scores and outputs
+    "zed_same_as_ada": {"04_qlearner": {}},
+}
+
+
+def students() -> dict[str, dict[str, object]]:
+    """:data:`STUDENTS`, with :data:`QLEARNER_STUDENTS` once course/04_qlearner exists."""
+    out = {name: dict(work) for name, work in STUDENTS.items()}
+    if (REPO / "course" / "04_qlearner").is_dir():
+        for name, work in QLEARNER_STUDENTS.items():
+            out.setdefault(name, {}).update(work)
+    return out
+
 
 def _solution_code(source: str) -> str:
     """The solution cell's source as a perfect student would leave it: markers removed."""
@@ -104,7 +131,7 @@ def student_notebook(assignment: str, edits: dict) -> dict:
 
 def generate(dest: Path) -> None:
     """Write every sample submission under `dest`/<student>/<assignment>/<notebook>.ipynb."""
-    for student, work in STUDENTS.items():
+    for student, work in students().items():
         for assignment, edits in work.items():
             path = dest / student / assignment / _notebook_name(assignment)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         if OUT.exists():
             shutil.rmtree(OUT)
         shutil.copytree(fresh, OUT)
-    print(f"wrote {sum(len(w) for w in STUDENTS.values())} sample submissions of {len(STUDENTS)} students "
+    print(f"wrote {sum(len(w) for w in students().values())} sample submissions of {len(students())} students "
           f"to {OUT.relative_to(REPO)} ({len(diff)} changed)")
     return 0
 

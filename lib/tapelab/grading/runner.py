@@ -131,8 +131,10 @@ def _course_config(job: dict, course: Path):
     return config
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+def _error_summary(text: str, lines: int = 4, width: int = 400) -> str:
+    """The first `lines` non-empty lines of an error message, joined, at most `width` characters."""
+    kept = " ".join([line.strip() for line in text.strip().splitlines() if line.strip()][:lines])
+    return kept if len(kept) <= width else kept[: width - 1] + "…"
 
 
 def _read_gradebook(db_url: str, assignment: str, student: str, course: Path) -> dict:
@@ -162,7 +164,7 @@ def _read_gradebook(db_url: str, assignment: str, student: str, course: Path) ->
                         elif out.get("ename") in ("KernelStopped", "DeadKernelError") and out.get("evalue"):
                             STOPS.append(f"{grade_id or f'cell {index + 1}'}: {out['evalue']}")
                         if grade_id:
-                            errors[grade_id] = _first_line(f"{out.get('ename')}: {out.get('evalue', '')}")
+                            errors[grade_id] = _error_summary(f"{out.get('ename')}: {out.get('evalue', '')}")
             notebooks.append({
                 "name": nb.name,
                 "submitted": path.exists(),
