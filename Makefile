@@ -43,7 +43,8 @@ test: setup
 	fi
 
 demo: setup
-	$(BIN)/python -m tapelab.demo
+	@$(BIN)/python autograder/release.py
+	@$(BIN)/python -m tapelab.demo
 
 lab: setup
 	bash scripts/lab.sh course

@@ -3,7 +3,9 @@
 :func:`autodiff_demo` shows the seed notebook's chain rule for y = sin(x1) + x1·x2 checked three
 ways (sympy.diff, tf.GradientTape in float64, central finite differences), the seed's wrong
 gradient [cos(π/4 + 3), π/4] rejected with the check's message, and the seed Jacobian
-[[1, 1], [3, 2]] checked against SymPy and the tape. :func:`main` runs the whole demo.
+[[1, 1], [3, 2]] checked against SymPy and the tape. :func:`main` runs the whole demo: those
+checks, then the sample class of ``autograder/samples/`` graded in parallel, sandboxed, with
+the grade table and where the feedback and the CSV are (:func:`tapelab.grading.cli.demo`).
 """
 
 from __future__ import annotations
@@ -47,10 +49,15 @@ def autodiff_demo() -> None:
     print(check.report())
 
 
-def main() -> None:
-    """The whole demo."""
+def main() -> int:
+    """The whole demo; returns the grading step's exit status."""
     autodiff_demo()
+    print()
+    print("== Grading the sample class (autograder/samples/) ==", flush=True)
+    from tapelab.grading.cli import demo
+
+    return demo()
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
