@@ -17,26 +17,7 @@ from tapelab.qlearner import (
     reference_disabled,
 )
 from tapelab.seeding import seed_everything
-from tapelab.worlds import MultiArmedBandit2
-
-
-class Scripted:
-    """A world that plays a fixed list of (reward, next_state) and ends after the last one."""
-
-    def __init__(self, start, script, action_dim=4):
-        self.action_dim = action_dim
-        self.state = list(start)
-        self.script = list(script)
-        self.actions = []
-
-    def act(self, action):
-        self.actions.append(action)
-        reward, state = self.script.pop(0)
-        self.state = list(state)
-        return reward, list(state)
-
-    def terminal(self):
-        return not self.script
+from tapelab.worlds import MultiArmedBandit2, ScriptedWorld as Scripted
 
 
 S0 = [1.0, 0.0, 0.5, -1.0, 0.25]

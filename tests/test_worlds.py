@@ -11,6 +11,7 @@ from tapelab.worlds import (
     GymWorld,
     MultiArmedBandit,
     MultiArmedBandit2,
+    ScriptedWorld,
     World,
     WorldCheckError,
     check_world,
@@ -138,6 +139,18 @@ def test_bandit1_reward_means_and_scaling():
                 rewards.append(world.act(a)[0])
             assert np.mean(rewards) == pytest.approx(means[a] * scale, abs=5 * scale / np.sqrt(n))
             assert np.std(rewards) == pytest.approx(scale, rel=0.05)
+
+
+def test_scripted_world_plays_its_script():
+    """Does ScriptedWorld pay the scripted rewards and states, record the actions and end after the script?"""
+    world = ScriptedWorld([1, 0], [(1.5, [0, 1]), (-2, [1, 1])], action_dim=2)
+    assert world.act(1) == (1.5, [0.0, 1.0]) and not world.terminal()
+    assert world.act(0) == (-2.0, [1.0, 1.0]) and world.terminal()
+    assert world.actions == [1, 0]
+    with pytest.raises(RuntimeError, match="the episode is over"):
+        world.act(0)
+    with pytest.raises(ValueError):
+        ScriptedWorld([0], [(0, [0])], action_dim=2).act(2)
 
 
 # -- Gymnasium -------------------------------------------------------------------------------
@@ -368,3 +381,20 @@ def test_check_world_reports_a_failing_constructor():
 
     assert [p.message for p in find_world_problems(broken)] == [
         "making the world failed with ZeroDivisionError: oops."]
+
+
+def test_unwritten_world_raises_not_implemented():
+    """Does a world whose methods still raise NotImplementedError make check_world raise that, not a defect list?"""
+    class Unwritten:
+        action_dim = 2
+
+        def __init__(self, seed=None):
+            raise NotImplementedError()
+
+    class HalfWritten(Good):
+        def act(self, action):
+            raise NotImplementedError()
+
+    for cls in (Unwritten, HalfWritten):
+        with pytest.raises(NotImplementedError):
+            check_world(cls)

@@ -174,6 +174,33 @@ class MultiArmedBandit2(_FiniteBandit):
         return float(self.meanmatrix[list(state).index(1)][action])
 
 
+class ScriptedWorld:
+    """A world that plays a fixed script: the i-th action gets ``script[i] = (reward, next_state)``.
+
+    The episode ends after the last entry. The actions taken are kept in ``actions``, so a
+    test can check what a learner chose. Useful for computing a Q-learning step by hand.
+    """
+
+    def __init__(self, start: Sequence[float], script: Sequence[tuple[float, Sequence[float]]],
+                 action_dim: int = 4) -> None:
+        self.action_dim = action_dim
+        self.state = [float(x) for x in start]
+        self.script = [(float(r), [float(x) for x in s]) for r, s in script]
+        self.actions: list[Any] = []
+
+    def act(self, action: int) -> tuple[float, list[float]]:
+        _action_index(action, self.action_dim)
+        if self.terminal():
+            raise RuntimeError("the episode is over (terminal() is True): make a new world to play again.")
+        self.actions.append(action)
+        reward, state = self.script[len(self.actions) - 1]
+        self.state = list(state)
+        return reward, list(state)
+
+    def terminal(self) -> bool:
+        return len(self.actions) >= len(self.script)
+
+
 # ---------------------------------------------------------------------------------------
 # Gymnasium adapter
 # ---------------------------------------------------------------------------------------
@@ -314,6 +341,8 @@ def find_world_problems(world_or_factory: Any, *, max_steps: int = 10_000, seed:
     make = _fresh(world_or_factory, seed)
     try:
         world = make()
+    except NotImplementedError:
+        raise  # the world is not written yet: that is not a defect to describe
     except Exception as error:  # noqa: BLE001 - reported to the student
         return [WorldProblem("construction-failed", f"making the world failed with {type(error).__name__}: {error}.")]
     problems: list[WorldProblem] = []
@@ -348,6 +377,8 @@ def find_world_problems(world_or_factory: Any, *, max_steps: int = 10_000, seed:
         snapshot = list(before) if isinstance(before, list) else before
         try:
             out = world.act(action)
+        except NotImplementedError:
+            raise
         except Exception as error:  # noqa: BLE001
             problems.append(WorldProblem(
                 "act-failed", f"act({action}) raised {type(error).__name__}: {error}."))
@@ -444,6 +475,8 @@ def find_world_problems(world_or_factory: Any, *, max_steps: int = 10_000, seed:
 
 def check_world(world_or_factory: Any, *, max_steps: int = 10_000, seed: int = 0) -> None:
     """Play a world with seeded random actions and raise :class:`WorldCheckError` if it is broken.
+
+    A ``NotImplementedError`` (a world whose methods are not written yet) passes through unchanged.
 
     ``world_or_factory`` is a world (it is deep-copied, never played itself) or a callable
     that makes one (called with ``seed=seed`` when it accepts a ``seed`` argument). Checked:
