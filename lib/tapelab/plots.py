@@ -71,11 +71,12 @@ def _box(x: int, y: int) -> Any:
 
 
 def q_heatmap(q_values: Callable[[np.ndarray], np.ndarray], qstar: QStar, *, step: int = 1,
-              state_names: Sequence[str] | None = None) -> Figure:
+              state_names: Sequence[str] | None = None, tol: float = 0.1) -> Figure:
     """The learned Q(s, a) beside the exact Q*(s, a) for the reachable states after ``step`` actions.
 
     ``q_values`` maps a batch of states to Q values (``model.predict_q``). A red box marks
-    the greedy action in the learned table and the optimal action(s) in Q*.
+    the greedy action in the learned table and the optimal action(s) in Q* (every action
+    within ``tol`` of the best, as :meth:`tapelab.qstar.QStar.disagreements` counts them).
     """
     states = qstar.states_at(step)
     if not states:
@@ -91,7 +92,7 @@ def q_heatmap(q_values: Callable[[np.ndarray], np.ndarray], qstar: QStar, *, ste
     _heatmap(ax_learned, learned, "learned Q(s, a)", vmin, vmax,
              [[int(np.argmax(row))] for row in learned])
     image = _heatmap(ax_exact, exact, f"exact Q*(s, a), γ = {qstar.discount:g}", vmin, vmax,
-                     [qstar.optimal_actions(s, tol=1e-6) for s in states])
+                     [qstar.optimal_actions(s, tol=tol) for s in states])
     ax_learned.set_yticks(range(len(states)), names)
     ax_learned.set_ylabel(f"state s after {step} action(s)")
     fig.colorbar(image, ax=[ax_learned, ax_exact], shrink=0.8)
