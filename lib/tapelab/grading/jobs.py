@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -347,6 +348,13 @@ def record_assignment(assignment: str, source: dict[str, bytes], config: dict | 
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
+def _cause(text: str) -> str:
+    """The most specific exception line of an nbgrader traceback (it ends with a generic one)."""
+    lines = [line.strip() for line in text.splitlines()
+             if re.match(r"^\s*[\w.]+(Error|Exception|Kernel\w*): ", line) and "Please see the" not in line]
+    return lines[-1] if lines else (text.strip().splitlines() or ["no message"])[-1]
+
+
 def _collect(result: JobResult, job_dir: Path, returncode: int) -> None:
     """Fill `result` from what the grading process left in `job_dir`."""
     path = job_dir / "result.json"
@@ -358,8 +366,7 @@ def _collect(result: JobResult, job_dir: Path, returncode: int) -> None:
     result.steps = {step: round(outcome["seconds"], 2) for step, outcome in found["steps"].items()}
     for step, outcome in found["steps"].items():
         if not outcome["success"]:
-            error = (outcome["error"] or outcome["log"]).strip().splitlines()
-            result.messages.append(f"nbgrader {step} failed: {error[-1] if error else 'no message'}")
+            result.messages.append(f"nbgrader {step} failed: {_cause(outcome['error'] + chr(10) + outcome['log'])}")
             if step != "generate_feedback":
                 return
     result.messages.extend(dict.fromkeys(found.get("stops", [])))
