@@ -133,6 +133,7 @@ def test_groups_share_no_cell():
         cells = [m.cell for m in group]
         failing = [c for m in group for c in {m.hint_cell, *m.loses, *m.may_lose}]
         assert len(set(cells)) == len(cells) and len(set(failing)) == len(failing)
+        assert len(group) == 1 or not any(m.may_lose for m in group)
         assert len({m.notebook for m in group}) == 1
 
 
