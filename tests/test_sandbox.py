@@ -147,8 +147,8 @@ def test_scratch_holding_course_files_is_refused(tmp_path):
     (128 + signal.SIGSEGV, "the kernel crashed (signal SIGSEGV), most likely out of its 2048 MB memory limit or "
                            "from too deep recursion"),
     (128 + signal.SIGXFSZ, "the kernel was stopped: it wrote a file larger than the limit of 200 MB"),
-    (3, "the kernel exited with status 3 (os._exit, exit() in a forked process, or a crash); cells after this "
-        "one did not run"),
+    (3, "the kernel exited with status 3 (os._exit, a crash, or running out of its 2048 MB memory limit); cells "
+        "after this one did not run"),
 ])
 def test_describe_exit_names_the_limit(code, words):
     """Does each way a kernel ends get the sentence the student reads?"""

@@ -1,9 +1,11 @@
 """Write the red-team assignment and its hostile submissions: ``python tests/redteam/build.py``.
 
 ``source/redteam/tiny.ipynb`` is a three-point assignment without TensorFlow (it grades
-in seconds). Every case of :data:`cases.CASES` derives its submission from the
-solution notebook and writes it to ``submissions/<case>/redteam/tiny.ipynb`` (or the
-raw bytes the case describes). The files are committed; this script regenerates them.
+in seconds). Its release version comes from ``nbgrader generate_assignment``; every
+case of :data:`cases.CASES` derives its submission from it (answered correctly, then
+edited by the case) or gives raw bytes, and is written to
+``submissions/<case>/redteam/``. The files are committed for reading; the tests build
+the same submissions themselves, so this script only refreshes the committed copies.
 """
 
 from __future__ import annotations

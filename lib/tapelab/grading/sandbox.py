@@ -315,8 +315,8 @@ def describe_exit(returncode: int | None, limits: Limits, wall_killed: bool = Fa
     if signo is not None:
         return f"the kernel was stopped by signal {signal.Signals(signo).name}"
     if returncode is not None:
-        return (f"the kernel exited with status {returncode} (os._exit, exit() in a forked process, "
-                "or a crash); cells after this one did not run")
+        return (f"the kernel exited with status {returncode} (os._exit, a crash, or running out of its "
+                f"{limits.memory_mb} MB memory limit); cells after this one did not run")
     return "the kernel stopped responding"
 
 
@@ -362,7 +362,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.ip = str(self._ipc_dir / "k")
         self._uid = _kernel_uid() if os.getuid() == 0 else -1
         kw["cwd"] = str(self._scratch())
+        self._seed_matplotlib_cache(self._scratch())
         return await super()._async_pre_start_kernel(**kw)
+
+    def _seed_matplotlib_cache(self, scratch: Path) -> None:
+        """Copy the grader's matplotlib font list into the kernel's config folder (saves its rebuild per kernel)."""
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"
+        target = scratch / ".config" / "matplotlib"
+        for font_list in sorted(cache.glob("fontlist-v*.json"))[-1:]:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(font_list, target / font_list.name)
 
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
