@@ -31,7 +31,7 @@ from tapelab.grading import intake, sandbox  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-LIMITS = sandbox.Limits(cell_timeout_s=3, notebook_timeout_s=60, memory_mb=1024, cpu_s=8, nproc=64, fsize_mb=16)
+LIMITS = sandbox.Limits(cell_timeout_s=5, notebook_timeout_s=60, memory_mb=1024, cpu_s=8, nproc=64, fsize_mb=16)
 
 CONFIG = """import os
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
