@@ -164,11 +164,12 @@ def bwrap_command(kernel_cmd: list[str], scratch: Path, ipc_dir: Path, limits: L
         path = Path("/etc") / name
         if path.exists():
             args += _mkdirs(path, made) + ["--ro-bind", str(path), str(path)]
-    for path in _python_roots(kernel_cmd[0]):
-        args += _mkdirs(path, made) + ["--ro-bind", str(path), str(path)]
     args += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(TMP_SIZE_MB << 20), "--tmpfs", "/tmp"]
     made.add(Path("/tmp"))
+    # After /tmp's tmpfs, so that a checkout (and its .venv) under /tmp stays visible.
+    for path in _python_roots(kernel_cmd[0]):
+        args += _mkdirs(path, made) + ["--ro-bind", str(path), str(path)]
     for path in (scratch, ipc_dir):
         args += _mkdirs(path, made) + ["--bind", str(path), str(path)]
     args += ["--chdir", str(scratch)]
