@@ -27,7 +27,7 @@ help:
 	@echo "make lab      open JupyterLab on course/ (students)"
 	@echo "make release  regenerate course/ from solutions/ with nbgrader"
 	@echo "make grade    grade SUBMISSIONS=<dir or zip> in parallel (instructors)"
-	@echo "make bench    run the benchmarks, write .bench/results.json"
+	@echo "make bench    run the benchmarks, write .bench/results.json (ONLY=\"qlearner notebooks\" for some)"
 	@echo "make lock     re-resolve constraints.txt from lib/pyproject.toml"
 
 setup: $(STAMP)
@@ -58,7 +58,7 @@ grade: setup
 	  $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade)
 
 bench: setup
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(ONLY)
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
