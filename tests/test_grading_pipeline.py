@@ -148,3 +148,21 @@ def test_job_failing_every_try_is_listed(tmp_path):
     assert failed.reason.startswith("nbgrader autograde failed: ") and "no-such-kernel" in failed.reason
     assert gradebook.scores(tmp_path / "autograder" / "gradebook.db") == {}
     assert not list((tmp_path / "autograder" / ".jobs").glob("*"))  # a failure is tried again next time
+
+
+def test_missing_sandbox_is_a_setup_error(tmp_path, monkeypatch, capsys, repo):
+    """Without bubblewrap and without an opt-out, does grading stop with exit 2 and say how to fix it?"""
+    import shutil
+
+    from tapelab.grading import cli, sandbox
+
+    monkeypatch.setattr(sandbox, "_bwrap", lambda: None)
+    monkeypatch.setattr(sandbox, "_probe_cache", {})
+    monkeypatch.delenv("TAPELAB_ALLOW_UNSANDBOXED", raising=False)
+    submissions = tmp_path / "submissions"
+    shutil.copytree(repo / "autograder" / "samples" / "submissions" / "ben_partial", submissions / "ben_partial")
+    status = cli.main([str(submissions), "--regrade", "--no-progress"])
+    out = capsys.readouterr()
+    assert status == 2
+    assert "apt-get install bubblewrap" in out.out + out.err
+    assert "--allow-unsandboxed" in out.out + out.err
