@@ -211,15 +211,16 @@ def solution_problems(cells: list[Cell], stored: list[dict]) -> list[str]:
 
 
 def run_course_notebook(nb: LabNotebook) -> list[Cell]:
-    """Run All; then, after each error, Run Selected Cell and All Below from the next cell, to the end."""
+    """Run All; then, after each error, Run Selected Cell and All Below from the first cell not run yet, to the end."""
     nb.run_all()
     for _ in range(len(nb.cells())):
         cells = nb.cells()
         failed = [c.index for c in cells if c.errors]
-        start = failed[-1] + 1 if failed else len(cells)
-        if not any(c.type == "code" and c.count is None for c in cells[start:]):
+        after = failed[-1] + 1 if failed else len(cells)
+        waiting = [c.index for c in cells[after:] if c.type == "code" and c.count is None]
+        if not waiting:
             return cells
-        nb.run_from(start)
+        nb.run_from(waiting[0])
     return nb.cells()
 
 

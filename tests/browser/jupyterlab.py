@@ -1,7 +1,7 @@
 """Drive one notebook in JupyterLab through Playwright, the way a student does.
 
 Commands go through JupyterLab's own menus and keyboard; waiting is on JupyterLab's state
-(the kernel connected and idle, execution counts filled, no `[*]` prompt left), never on a
+(the kernel connected and idle, execution counts filled, no cell queued or running), never on a
 fixed sleep. What the student sees is read from the page (rendered headings, <img> plots,
 progress-bar widgets, error text); which cell is an exercise and what each cell raised is
 read from the notebook model JupyterLab holds (nbgrader metadata, error outputs).
@@ -36,8 +36,14 @@ window.__tapelab = {
               && k.connectionStatus === 'connected' && k.status === 'idle');
   },
   pending(path) {
-    const w = this.panel(path);
-    return Array.from(w.node.querySelectorAll('.jp-InputArea-prompt')).some(e => e.textContent.includes('*'));
+    // the model, not the page: a windowed notebook keeps cells out of view out of the DOM,
+    // so a queued cell far below would not show its [*] prompt there
+    const cells = this.panel(path).content.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells.get(i);
+      if (c.type === 'code' && c.executionState === 'running') return true;
+    }
+    return false;
   },
   settled(path, index, after) {
     const w = this.panel(path);
@@ -202,9 +208,18 @@ class LabNotebook:
 
     def run_from(self, index: int) -> None:
         """Select cell `index`, then Run > Run Selected Cell and All Below; return when it has ended."""
-        self.page.evaluate(
-            "([p, i]) => { window.__tapelab.panel(p).content.activeCellIndex = i; }", [self.path, index]
+        # Select the cell as a click on its prompt does: active, command mode, and the DOM focus in
+        # it. With the focus left in another cell, JupyterLab would make that one active again
+        # when the menu hands the focus back, and the run would start there.
+        selected = self.page.evaluate(
+            """async ([p, i]) => { const nb = window.__tapelab.panel(p).content;
+                                   await nb.scrollToItem(i);
+                                   nb.mode = 'command'; nb.activeCellIndex = i; nb.deselectAll();
+                                   nb.activeCell.node.focus();
+                                   return nb.activeCellIndex; }""",
+            [self.path, index],
         )
+        assert selected == index, f"{self.path}: cell {index} could not be selected (cell {selected} is active)"
         self._run(self._first_code_index(index), lambda: self.menu("Run", "Run Selected Cell and All Below"))
 
     def run_cell_and_advance(self, index: int) -> None:
