@@ -390,3 +390,58 @@ def test_own_train_step_runs_with_reference_disabled():
     assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-5)
     for a, b in zip(own.network.weights, ref.network.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+# -- the compiled paths behind a student's eager train_step -------------------------------------
+
+def eager_twin(model):
+    """A model whose call and optimizer step run op by op (the plain Keras path), for comparison."""
+    model.call = lambda inputs, training=False: model.network(inputs, training=training)
+    model.optimizer.apply_gradients = model.optimizer._eager_apply_gradients
+    return model
+
+
+def test_compiled_call_and_optimizer_step_change_no_number():
+    """Do ten eager train_steps with Adam give the same losses and weights through the compiled paths as op by op?"""
+    runs = []
+    for compiled in (True, False):
+        model = OwnLearner(5, 4, exploration_prob=0.0, discount_rate=0.9)
+        hand_set(model, seed=11)
+        model.compile(optimizer=keras.optimizers.Adam(0.05))
+        if not compiled:
+            eager_twin(model)
+        world = MultiArmedBandit2(3)
+        losses = [model.train_step(world)["loss"] for _ in range(10)]
+        runs.append((losses, [w.numpy() for w in model.network.weights], int(model.optimizer.iterations)))
+    (fast_losses, fast_weights, fast_steps), (slow_losses, slow_weights, slow_steps) = runs
+    np.testing.assert_allclose(fast_losses, slow_losses, rtol=1e-5)
+    for a, b in zip(fast_weights, slow_weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert fast_steps == slow_steps == 10
+
+
+def test_each_compiled_function_is_traced_once():
+    """Are the network and the optimizer step traced once per learner, for batches of any size?"""
+    model = OwnLearner(5, 4, exploration_prob=0.5)
+    model.compile(optimizer="adam")
+    world = MultiArmedBandit2(0)
+    while not world.terminal():
+        model.train_step(world)
+    model(tf.zeros([7, 5]), training=True)
+    assert model._network_train.experimental_get_tracing_count() == 1
+    assert model._network_infer.experimental_get_tracing_count() == 1
+    assert int(model.optimizer.iterations) == 12
+
+
+def test_other_inputs_and_variable_lists_take_the_plain_path():
+    """Do a float64 batch, one unbatched state and a partial variable list still work as plain Keras does?"""
+    model = OwnLearner(5, 4)
+    weights = hand_set(model, seed=2)
+    model.compile(optimizer=keras.optimizers.SGD(1.0))
+    np.testing.assert_allclose(model(np.array([S0], np.float64)).numpy()[0], forward(weights, S0), atol=1e-5)
+    np.testing.assert_allclose(model.network(tf.constant([S1])).numpy()[0], forward(weights, S1), atol=1e-5)
+    w1, b1, w2, b2 = model.trainable_variables
+    model.optimizer.apply_gradients([(tf.ones_like(b2), b2)])        # only the output bias
+    np.testing.assert_allclose(b2.numpy(), weights[3] - 1.0, atol=1e-6)
+    np.testing.assert_allclose(w1.numpy(), weights[0])
+    assert model._network_train.experimental_get_tracing_count() == 0

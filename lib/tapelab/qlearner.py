@@ -35,6 +35,7 @@ Graders check a student's ``train_step`` with the reference switched off
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
@@ -112,6 +113,43 @@ def resolve_loss(loss: Any) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     return loss_fn
 
 
+def _run_network(network: keras.layers.Layer, training: bool, states: tf.Tensor) -> tf.Tensor:
+    return network(states, training=training)
+
+
+def _apply_to(optimizer: keras.optimizers.Optimizer, variables: list[tf.Variable], grads: list[tf.Tensor]) -> None:
+    optimizer.apply(grads, variables)
+
+
+def compile_apply_gradients(optimizer: keras.optimizers.Optimizer, variables: Sequence[tf.Variable]) -> None:
+    """Make ``optimizer.apply_gradients`` run its update of ``variables`` as one compiled function.
+
+    An eager optimizer step updates each variable (and Adam's moments) op by op, which costs
+    more than the rest of an online Q-learning step. Calls whose variables are exactly
+    ``variables`` (same objects, same order) with a dense gradient of the right shape for each
+    go through one ``tf.function``; any other call -- or a call inside a ``tf.function`` -- runs
+    the optimizer's own ``apply_gradients``, with its own checks and messages. The arithmetic is
+    the optimizer's own, so the weights come out the same.
+    """
+    eager_apply = getattr(optimizer, "_eager_apply_gradients", optimizer.apply_gradients)
+    variables = list(variables)
+    apply_all = tf.function(functools.partial(_apply_to, optimizer, variables))
+
+    def apply_gradients(grads_and_vars: Any) -> Any:
+        pairs = list(grads_and_vars)
+        grads = [g for g, _ in pairs]
+        if (tf.executing_eagerly() and len(pairs) == len(variables)
+                and all(v is w for (_, v), w in zip(pairs, variables))
+                and all(isinstance(g, tf.Tensor) and g.shape == w.shape and g.dtype == w.dtype
+                        for g, w in zip(grads, variables))):
+            apply_all(grads)
+            return optimizer.iterations
+        return eager_apply(pairs)
+
+    optimizer._eager_apply_gradients = eager_apply
+    optimizer.apply_gradients = apply_gradients
+
+
 class QLearnerBase(keras.Model):
     """A Q-network Q(s, ·; θ) with ε-greedy acting; subclasses write ``train_step(world)``.
 
@@ -151,14 +189,22 @@ class QLearnerBase(keras.Model):
         # The network is built (its weights exist from the start); the model itself stays open so
         # that subclasses can add layers or state in their own __init__.
         # Compiled once; calling the concrete function skips tf.function's argument checks.
-        self._forward = tf.function(
-            self._forward_impl,
-            input_signature=[tf.TensorSpec([None, self.state_dim], tf.float32)],
-        ).get_concrete_function()
+        spec = tf.TensorSpec([None, self.state_dim], tf.float32)
+        self._forward = tf.function(self._forward_impl, input_signature=[spec]).get_concrete_function()
+        # The same network as compiled functions for eager calls of the model (traced on first use):
+        # a student's eager train_step calls self(state) under a tape; one function call (and its
+        # compiled gradient) costs a fraction of running the Keras layers op by op.
+        # (A partial, not a lambda: TensorFlow counts traces per function code, and one trace per
+        # learner is expected, not a sign of "retracing".)
+        self._network_train = tf.function(functools.partial(_run_network, self.network, True), input_signature=[spec])
+        self._network_infer = tf.function(functools.partial(_run_network, self.network, False), input_signature=[spec])
 
     # -- the network ----------------------------------------------------------------------
     def call(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Q(s, ·) for a batch of states [batch, state_dim] → [batch, action_dim]."""
+        if (tf.executing_eagerly() and isinstance(inputs, tf.Tensor) and inputs.dtype == tf.float32
+                and inputs.shape.rank == 2 and inputs.shape[-1] == self.state_dim):
+            return (self._network_train if training else self._network_infer)(inputs)
         return self.network(inputs, training=training)
 
     def _forward_impl(self, states: tf.Tensor) -> tf.Tensor:
@@ -204,6 +250,7 @@ class QLearnerBase(keras.Model):
         super().compile(optimizer=optimizer, **kwargs)
         self.loss_fn = resolve_loss(loss)
         self.optimizer.build(self.trainable_variables)
+        compile_apply_gradients(self.optimizer, self.trainable_variables)
 
     def train_step(self, world: Any) -> dict[str, Any]:
         """One online Q-learning step on ``world``; write it in your subclass (see :class:`QLearner`)."""
