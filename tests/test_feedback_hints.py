@@ -31,19 +31,7 @@ CODES = [m.code for m in ALL]
 
 #: (check, code) -> what the notebook's tests lack; such a check is expected to fail (strict xfail),
 #: so that fixing the notebook turns it into a failure that asks to remove the entry here.
-KNOWN_GAPS = {
-    ("named", "state-aliasing"): "04 test_corridor: the visible check_world(Corridor) raises WorldCheckError "
-    "before the hidden expect(..., 'state-aliasing') runs; check find_world_problems codes with expect first",
-    ("named", "epsilon-greedy"): "04 test_choose_action: the plain `assert action == 2` (ε = 0) fails before "
-    "any expect(..., 'epsilon-greedy') when the comparison with ε is the wrong way round",
-    ("visible", "state-aliasing"): "04 test_corridor names the mistake nowhere in its visible lines",
-    ("visible", "epsilon-greedy"): "04 test_choose_action: see above",
-    ("visible", "terminal-not-masked"): "04 test_train_step: only the hidden tests play a terminal step",
-    ("visible", "no-stop-gradient"): "04 test_train_step: only the hidden tests take a step with learning_rate > 0 "
-    "and compare it with and without the gradient through the target",
-    ("visible", "optimizer-not-applied"): "04 test_train_step: the visible step uses learning_rate = 0, so "
-    "unchanged weights are not noticed",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _known_gap(check: str, code: str, ok: bool) -> None:
