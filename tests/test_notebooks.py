@@ -19,7 +19,9 @@ from tapelab.feedback import MISTAKES, Hint
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(REPO.glob("solutions/*/*.ipynb"))
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (tapelab)", "language": "python"}
-EXERCISE = re.compile(r"^#+\s*Exercise\s+(\d+)\s*\((\d+) points?\)", re.M)
+#: An exercise heading: "### Exercise 2 (3 points): ..." or "### ✏️ Your turn: ... (2 + 4 + 3 points)",
+#: the parts in the order of the exercise's test cells.
+EXERCISE = re.compile(r"^#+[^\n]*?(?:Exercise\s+(\d+)|Your turn)[^\n]*?\((\d+(?:\s*\+\s*\d+)*) points?\)", re.M)
 
 
 def _load(path: Path) -> dict:
@@ -86,14 +88,15 @@ def test_prose_comes_before_each_exercise(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_exercise_headings_state_the_points(path: Path) -> None:
-    """Do the 'Exercise k (p points)' headings match the test cells' points, in order?"""
+    """Do the exercise headings' points ('Exercise k (p points)', 'Your turn: ... (a + b points)') match the test cells', in order?"""
     cells = _load(path)["cells"]
-    headings = [(int(k), int(p)) for c in cells if c["cell_type"] == "markdown" for k, p in EXERCISE.findall(_src(c))]
+    headings = [(k, parts) for c in cells if c["cell_type"] == "markdown" for k, parts in EXERCISE.findall(_src(c))]
     points = [_meta(c)["points"] for c in cells if _meta(c).get("grade")]
-    if not headings:
-        pytest.skip(f"{path.name} does not number its exercises")
-    assert [k for k, _ in headings] == list(range(1, len(headings) + 1)), f"{path.name}: exercises out of order"
-    assert [p for _, p in headings] == points, f"{path.name}: headings say {headings}, test cells give {points}"
+    assert headings, f"{path.name}: no exercise heading states its points"
+    numbers = [int(k) for k, _ in headings if k]
+    assert numbers == list(range(1, len(numbers) + 1)), f"{path.name}: exercises numbered {numbers}"
+    stated = [int(p) for _, parts in headings for p in parts.split("+")]
+    assert stated == points, f"{path.name}: headings say {stated}, test cells give {points}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
