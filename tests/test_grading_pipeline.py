@@ -166,3 +166,41 @@ def test_missing_sandbox_is_a_setup_error(tmp_path, monkeypatch, capsys, repo):
     assert status == 2
     assert "apt-get install bubblewrap" in out.out + out.err
     assert "--allow-unsandboxed" in out.out + out.err
+
+
+def test_orphaned_job_stops_and_deletes_its_folder(tmp_path):
+    """When the worker that started a grading process dies, does the process stop and delete the job's folder?
+
+    The folder holds a student's submission and nobody is left to clean it up.
+    """
+    import signal
+    import time
+
+    job_dir = tmp_path / "tapelab-job-orphan"
+    (job_dir / "course" / "submitted").mkdir(parents=True)
+    (job_dir / "course" / "submitted" / "work.ipynb").write_text("{}")
+    grader = ("import sys, time; from pathlib import Path; from tapelab.grading import runner; "
+              "runner._watch_parent(Path(sys.argv[1])); print('watching', flush=True); time.sleep(60)")
+    # a stand-in worker: starts the grading process, reports its pid, waits
+    worker = subprocess.Popen(["bash", "-c", f'"{sys.executable}" -c "{grader}" "{job_dir}" & echo $!; wait'],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    grading_pid = int(worker.stdout.readline())
+    assert worker.stdout.readline().strip() == "watching"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    deadline = time.monotonic() + 10
+    while job_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not job_dir.exists()
+    import psutil
+
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(grading_pid).status() == psutil.STATUS_ZOMBIE:
+                break  # exited; whoever adopted it has not reaped it yet
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(grading_pid, signal.SIGKILL)
+        pytest.fail("the orphaned grading process did not stop")

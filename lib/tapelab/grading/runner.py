@@ -6,14 +6,15 @@ course directory (``source/``, ``submitted/``, its own ``gradebook.db``). The
 runner records the assignment (``generate_assignment``, skipped when the job
 brings a gradebook that already has it), grades it (``autograde``), writes the
 feedback (``generate_feedback``) and leaves what it found in
-``JOB_DIR/result.json``. It never touches anything outside ``JOB_DIR`` and
-stops when the process that started it goes away.
+``JOB_DIR/result.json``. It never touches anything outside ``JOB_DIR``, and
+when the process that started it goes away it stops and deletes ``JOB_DIR``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -91,14 +92,19 @@ class BudgetedExecute(_Execute):
 STOPS: list[str] = []
 
 
-def _watch_parent() -> None:
-    """End this job (and its kernel) when the worker that started it is gone."""
+def _watch_parent(job_dir: Path) -> None:
+    """End this job (and its kernel) when the worker that started it is gone.
+
+    Nobody is left to read the job's folder, or to delete it (it holds a student's
+    submission): the runner deletes it before it exits.
+    """
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
         _kill_children()
+        shutil.rmtree(job_dir, ignore_errors=True)
         os._exit(3)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -185,7 +191,7 @@ def _read_gradebook(db_url: str, assignment: str, student: str, course: Path) ->
 
 def main(argv: list[str]) -> int:
     job_dir = Path(argv[0]).resolve()
-    _watch_parent()
+    _watch_parent(job_dir)
     job = json.loads((job_dir / "job.json").read_text())
     course = job_dir / "course"
     assignment, student = job["assignment"], job["student"]
