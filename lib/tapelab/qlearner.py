@@ -189,15 +189,16 @@ class QLearnerBase(keras.Model):
         # The network is built (its weights exist from the start); the model itself stays open so
         # that subclasses can add layers or state in their own __init__.
         # Compiled once; calling the concrete function skips tf.function's argument checks.
+        # The network as compiled functions for eager calls of the model: a student's eager
+        # train_step calls self(state) under a tape; one function call (and its compiled gradient)
+        # costs a fraction of running the Keras layers op by op. (A partial, not a lambda:
+        # TensorFlow counts traces per function code, and one trace per learner is expected, not a
+        # sign of "retracing".) The training one is traced on first use.
         spec = tf.TensorSpec([None, self.state_dim], tf.float32)
-        self._forward = tf.function(self._forward_impl, input_signature=[spec]).get_concrete_function()
-        # The same network as compiled functions for eager calls of the model (traced on first use):
-        # a student's eager train_step calls self(state) under a tape; one function call (and its
-        # compiled gradient) costs a fraction of running the Keras layers op by op.
-        # (A partial, not a lambda: TensorFlow counts traces per function code, and one trace per
-        # learner is expected, not a sign of "retracing".)
         self._network_train = tf.function(functools.partial(_run_network, self.network, True), input_signature=[spec])
         self._network_infer = tf.function(functools.partial(_run_network, self.network, False), input_signature=[spec])
+        # predict_q calls the inference trace itself: a concrete function skips tf.function's argument checks.
+        self._forward = self._network_infer.get_concrete_function()
 
     # -- the network ----------------------------------------------------------------------
     def call(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -206,9 +207,6 @@ class QLearnerBase(keras.Model):
                 and inputs.shape.rank == 2 and inputs.shape[-1] == self.state_dim):
             return (self._network_train if training else self._network_infer)(inputs)
         return self.network(inputs, training=training)
-
-    def _forward_impl(self, states: tf.Tensor) -> tf.Tensor:
-        return self.network(states, training=False)
 
     def predict_q(self, state: Sequence[float] | np.ndarray) -> np.ndarray:
         """Q(s, ·) as a NumPy array: [action_dim] for one state (a list), [n, action_dim] for a batch [n, state_dim]."""
