@@ -15,12 +15,19 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from tapelab.grading import schema
 from tapelab.grading.jobs import NOT_GRADABLE, JobResult
 
 
 def db_url(path: Path) -> str:
     """sqlite URL of a gradebook file."""
     return f"sqlite:///{Path(path).resolve()}"
+
+
+def _open(path: Path) -> Gradebook:
+    """nbgrader's Gradebook at `path`, created (and stamped in this process) if missing."""
+    schema.install()
+    return Gradebook(db_url(path))
 
 
 def _record_assignment(gb: Gradebook, assignment: str, notebooks: list[dict]) -> None:
@@ -50,7 +57,7 @@ def merge(path: Path, result: JobResult) -> None:
     cell once the assignment is known, as nbgrader does for a missing notebook; a job
     that failed on every try records no score.
     """
-    with Gradebook(db_url(path)) as gb, warnings.catch_warnings():
+    with _open(path) as gb, warnings.catch_warnings():
         # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warning; harmless.
         warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_student(result.student)
@@ -91,7 +98,7 @@ def _record_zero(gb: Gradebook, result: JobResult) -> None:
 def scores(path: Path) -> dict[tuple[str, str], tuple[float, float]]:
     """(student, assignment) -> (score, max_score) as the gradebook at `path` has them."""
     out = {}
-    with Gradebook(db_url(path)) as gb:
+    with _open(path) as gb:
         for assignment in gb.assignments:
             for submission in gb.assignment_submissions(assignment.name):
                 out[(submission.student.id, assignment.name)] = (float(submission.score),
@@ -103,6 +110,6 @@ def export_csv(path: Path, dest: Path) -> Path:
     """``nbgrader export``: one row per student and assignment of the gradebook at `path`."""
     from nbgrader.plugins import CsvExportPlugin
 
-    with Gradebook(db_url(path)) as gb:
+    with _open(path) as gb:
         CsvExportPlugin(to=str(dest)).export(gb)
     return dest

@@ -199,6 +199,9 @@ def main(argv: list[str]) -> int:
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from tapelab.grading import schema
+
+    schema.install()  # a new gradebook is stamped without nbgrader's `alembic heads` child process
     config = _course_config(job, course)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result: dict = {"steps": {}, "stops": STOPS}
