@@ -108,7 +108,7 @@ def test_nbgrader_config_is_plain_data_and_replaces_execute(tmp_path):
     assert json.loads(json.dumps(config)) == config
     pre = config["Autograde"]["autograde_preprocessors"]
     assert pre[0] == "tapelab.grading.sandbox.SandboxedExecute" and "nbgrader.preprocessors.execute.Execute" not in pre
-    assert config["Execute"] == {"timeout": 7}
+    assert config["Execute"] == {"timeout": 7, "shutdown_kernel": "immediate"}
     assert config["SandboxedKernelManager"] == {
         "scratch": str((tmp_path / "scratch").resolve()), "sandboxed": True, "memory_mb": 700, "cpu_s": 17,
         "nproc": 77, "fsize_mb": 7, "notebook_timeout_s": 70}
@@ -201,6 +201,19 @@ def test_cell_timeout_interrupts_and_the_next_cell_runs(tmp_path):
               Limits(cell_timeout_s=3))
     assert [e.split(":")[0] for e in _errors(nb.cells[1])] == ["KeyboardInterrupt", "CellTimeoutError"]
     assert _stdout(nb.cells[2]) == "42\n"
+
+
+@pytest.mark.slow
+def test_kernel_is_stopped_after_its_last_cell_without_running_exit_hooks(tmp_path):
+    """Is the kernel killed once its last cell has run, so a student's atexit hook cannot hold the grader?
+
+    With nbgrader's graceful shutdown the hook would run (and sleep until the kernel is killed).
+    """
+    hook = "import atexit, time\natexit.register(lambda: (open('exit-hook-ran', 'w').write('x'), time.sleep(30)))"
+    scratch = tmp_path / "scratch"
+    nb = _run(_notebook(hook, "print('last cell')"), scratch, Limits(cell_timeout_s=30))
+    assert _stdout(nb.cells[1]) == "last cell\n"
+    assert not (scratch / "exit-hook-ran").exists()
 
 
 @pytest.mark.slow

@@ -521,7 +521,9 @@ def nbgrader_config(scratch: Path, limits: Limits, sandboxed: bool = True) -> di
     Merge the result into the job's config before ``nbgrader autograde``. It replaces
     nbgrader's Execute by :class:`SandboxedExecute` in ``Autograde.autograde_preprocessors``
     (a pipeline with its own Execute subclass derives it from SandboxedExecute instead)
-    and configures :class:`SandboxedKernelManager`. `sandboxed=False` (after
+    and configures :class:`SandboxedKernelManager`. Each kernel is stopped at once when its last
+    cell has run: its outputs are in, and nbgrader's graceful default waits about a second per
+    kernel for TensorFlow to shut down. `sandboxed=False` (after
     ``check_sandbox(True)`` found no bubblewrap) keeps the limits and the scratch cwd only.
     All values are plain strings and numbers, so the dict travels as JSON.
     """
@@ -532,7 +534,7 @@ def nbgrader_config(scratch: Path, limits: Limits, sandboxed: bool = True) -> di
                      for p in default]
     return {
         "Autograde": {"autograde_preprocessors": preprocessors},
-        "Execute": {"timeout": int(limits.cell_timeout_s)},
+        "Execute": {"timeout": int(limits.cell_timeout_s), "shutdown_kernel": "immediate"},
         "SandboxedKernelManager": {
             "scratch": str(Path(scratch).resolve()), "sandboxed": bool(sandboxed),
             "memory_mb": int(limits.memory_mb), "cpu_s": int(limits.cpu_s), "nproc": int(limits.nproc),
