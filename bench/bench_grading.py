@@ -12,7 +12,8 @@ The floor of any notebook with TensorFlow is starting a kernel and importing
 TensorFlow in it (``kernel_tf_import_seconds``). ``grade_overhead_vs_floor`` is
 what grading one notebook costs beyond the work its own cells ask for (the
 cells after the imports: the student's code and the tests,
-``own_compute_seconds_per_notebook``), over that floor. From the kit's seconds
+``own_compute_seconds_per_notebook``), over that floor; ``import_cell_seconds_per_notebook``
+is the part of it the notebooks' first cell takes (TensorFlow and whatever else it imports). From the kit's seconds
 per notebook the benchmark says how many worker cores grade 1,400 students × 4
 notebooks in one hour.
 """
@@ -111,18 +112,20 @@ def _seconds(execution: dict) -> float:
             - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
 
 
-def own_compute_seconds(result) -> float:
-    """Seconds the graded notebooks spent in their cells after the first code cell (the imports).
+def cell_seconds(result) -> tuple[float, float]:
+    """Seconds the graded notebooks spent in their first code cell (the imports) and in the others.
 
-    That is the work the student's code and the tests ask for; what is left of the job's time
-    is the cost of grading: the kernel, the imports, nbgrader, the sandbox, the feedback.
+    The others are the work the student's code and the tests ask for; what is left of the
+    job's time is the cost of grading: the kernel, the imports, nbgrader, the sandbox, the feedback.
     """
-    total = 0.0
+    imports = own = 0.0
     for name, data in result.autograded.items():
         if name.endswith(".ipynb"):
             code = [c for c in json.loads(data)["cells"] if c["cell_type"] == "code"]
-            total += sum(_seconds(c.get("metadata", {}).get("execution", {})) for c in code[1:])
-    return total
+            times = [_seconds(c.get("metadata", {}).get("execution", {})) for c in code]
+            imports += sum(times[:1])
+            own += sum(times[1:])
+    return imports, own
 
 
 def run() -> dict:
@@ -135,7 +138,8 @@ def run() -> dict:
     normal = [r for r in report.results.values()
               if r.status == "graded" and not any("time limit" in m for m in r.messages)]
     per_notebook = sum(r.seconds for r in normal) / len(normal)
-    own_compute = sum(own_compute_seconds(r) for r in normal) / len(normal)
+    imports = sum(cell_seconds(r)[0] for r in normal) / len(normal)
+    own_compute = sum(cell_seconds(r)[1] for r in normal) / len(normal)
     cores = math.ceil(1400 * 4 * per_notebook / 3600)
     return {
         "grade_speedup_vs_nbgrader": baseline / kit,
@@ -143,6 +147,7 @@ def run() -> dict:
         "grade_seconds_plain_nbgrader": baseline,
         "seconds_per_notebook_graded": per_notebook,
         "kernel_tf_import_seconds": floor,
+        "import_cell_seconds_per_notebook": imports,
         "own_compute_seconds_per_notebook": own_compute,
         "grade_overhead_vs_floor": (per_notebook - own_compute) / floor,
         "worker_cores_for_1400x4_in_1h": cores,
