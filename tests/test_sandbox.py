@@ -224,6 +224,28 @@ def test_unsandboxed_kernel_keeps_limits_and_scratch(tmp_path):
     assert _stdout(nb.cells[0]) == f"{(tmp_path / 'scratch').resolve()} 4000\n"
 
 
+def test_grader_builds_the_font_list_the_kernels_load(tmp_path):
+    """With no font list of its own, does the grader build one, named as a kernel's matplotlib loads it unchanged?"""
+    import os
+    import subprocess
+
+    def python(code: str, config: Path) -> str:
+        env = dict(os.environ, MPLCONFIGDIR=str(config))
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    grader, kernel = tmp_path / "grader", tmp_path / "kernel"
+    grader.mkdir()
+    built = Path(python("from tapelab.grading import sandbox; print(sandbox.matplotlib_font_list())", grader))
+    assert built.parent == grader and built.is_file()
+    kernel.mkdir()
+    (kernel / built.name).write_bytes(built.read_bytes())
+    stamp = (kernel / built.name).stat().st_mtime_ns
+    python("import matplotlib.font_manager", kernel)  # a kernel's matplotlib rebuilds a list it cannot use
+    assert [p.name for p in kernel.iterdir()] == [built.name]
+    assert (kernel / built.name).stat().st_mtime_ns == stamp
+
+
 def test_limits_defaults_match_the_contract():
     """Are the default limits those the grading pipeline documents (2 GB, 900 s CPU, 256 processes, 200 MB files)?"""
     assert Limits() == Limits(cell_timeout_s=120, notebook_timeout_s=600, memory_mb=2048, cpu_s=900, nproc=256,

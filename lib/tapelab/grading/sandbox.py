@@ -198,6 +198,17 @@ def kernel_env(base: dict[str, str], scratch: Path, python: str) -> dict[str, st
 COURSE_NAMES = ("gradebook.db", "source", "release", "submitted", "autograded", "feedback", "course")
 
 
+def matplotlib_font_list() -> Path | None:
+    """This process's matplotlib font list (built now if missing), as the kernels' matplotlib names it."""
+    try:
+        import matplotlib
+        from matplotlib import font_manager
+    except ImportError:  # pragma: no cover - matplotlib is part of the course
+        return None
+    path = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    return path if path.is_file() else None
+
+
 def check_scratch(scratch: Path) -> None:
     """Refuse a scratch folder that holds grading material: the kernel can read and change all of it."""
     for name in COURSE_NAMES:
@@ -367,10 +378,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     def _seed_matplotlib_cache(self, scratch: Path) -> None:
-        """Copy the grader's matplotlib font list into the kernel's config folder (saves its rebuild per kernel)."""
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"
-        target = scratch / ".config" / "matplotlib"
-        for font_list in sorted(cache.glob("fontlist-v*.json"))[-1:]:
+        """Copy the grader's matplotlib font list into the kernel's config folder (saves its rebuild per kernel).
+
+        The grader builds its own once if it has none: importing ``matplotlib.font_manager`` does.
+        """
+        font_list = matplotlib_font_list()
+        if font_list is not None:
+            target = scratch / ".config" / "matplotlib"
             target.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(font_list, target / font_list.name)
 

@@ -71,10 +71,13 @@ def _warm_up() -> None:
 
     Children then start with nbformat's schema validator built and the HTML
     exporter's modules imported, its syntax highlighters and regular expressions
-    compiled (a few tenths of a second per job otherwise).
+    compiled (a few tenths of a second per job otherwise), and matplotlib's font
+    list at hand for the kernels.
     """
     import nbformat
     from nbconvert.exporters import HTMLExporter
+
+    from tapelab.grading import sandbox
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
     error = new_output("error", ename="AssertionError", evalue="x", traceback=["AssertionError: x"])
@@ -85,6 +88,7 @@ def _warm_up() -> None:
     ])
     nbformat.validate(nb)
     HTMLExporter(template_name="classic").from_notebook_node(nb)
+    sandbox.matplotlib_font_list()  # each kernel gets a copy (built here once if missing)
 
 
 def main() -> int:
