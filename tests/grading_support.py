@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "toy"
 NOTEBOOK = "toy.ipynb"
 
@@ -95,25 +96,25 @@ def student_notebook(square: str | None, draw: str | None) -> nbformat.NotebookN
     return nb
 
 
+def course_config(root: Path, course_id: str, cell_timeout_s: int | None = None) -> Path:
+    """The kit's autograder/nbgrader_config.py, copied under `root`/autograder for course `course_id`.
+
+    The kit's config finds the course root from where it lies, so the copy configures `root`.
+    """
+    path = root / "autograder" / "nbgrader_config.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = f"c.CourseDirectory.course_id = {course_id!r}\n"
+    if cell_timeout_s is not None:
+        extra += f"c.Execute.timeout = {cell_timeout_s}\n"
+    path.write_text((REPO / "autograder" / "nbgrader_config.py").read_text() + "\n# The test course.\n" + extra)
+    return path
+
+
 def make_course(root: Path) -> Path:
     """Write solutions/toy/toy.ipynb and autograder/nbgrader_config.py under `root`."""
     (root / "solutions" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
     nbformat.write(source_notebook(), root / "solutions" / ASSIGNMENT / NOTEBOOK)
-    (root / "autograder").mkdir(exist_ok=True)
-    (root / "autograder" / "nbgrader_config.py").write_text(
-        "import os\n"
-        "ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n"
-        "c = get_config()\n"
-        "c.CourseDirectory.course_id = 'toy'\n"
-        "c.CourseDirectory.root = ROOT\n"
-        "c.CourseDirectory.source_directory = 'solutions'\n"
-        "c.CourseDirectory.release_directory = 'course'\n"
-        "c.CourseDirectory.submitted_directory = os.path.join('autograder', 'submitted')\n"
-        "c.CourseDirectory.autograded_directory = os.path.join('autograder', 'autograded')\n"
-        "c.CourseDirectory.feedback_directory = os.path.join('autograder', 'feedback')\n"
-        "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(ROOT, 'autograder', 'gradebook.db')\n"
-        "c.Execute.timeout = 5\n"
-    )
+    course_config(root, "toy", cell_timeout_s=5)
     return root
 
 

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from grading_support import course_config
 
 HERE = Path(__file__).resolve().parent / "redteam"
 sys.path.insert(0, str(HERE))
@@ -32,20 +33,6 @@ from tapelab.grading import intake, sandbox  # noqa: E402
 pytestmark = pytest.mark.slow
 
 LIMITS = sandbox.Limits(cell_timeout_s=5, notebook_timeout_s=60, memory_mb=1024, cpu_s=8, nproc=64, fsize_mb=16)
-
-CONFIG = """import os
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-c = get_config()
-c.CourseDirectory.course_id = "redteam"
-c.CourseDirectory.root = ROOT
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "course"
-c.CourseDirectory.submitted_directory = os.path.join("autograder", "submitted")
-c.CourseDirectory.autograded_directory = os.path.join("autograder", "autograded")
-c.CourseDirectory.feedback_directory = os.path.join("autograder", "feedback")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "autograder", "gradebook.db")
-"""
-
 
 def _messages(result) -> list[str]:
     """Everything a student reads about a result: summary messages, cell errors, notes in the notebook."""
@@ -81,8 +68,7 @@ def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("redteam")
     course, originals = root / "course", root / "submissions"
     shutil.copytree(HERE / "source", course / "solutions")
-    (course / "autograder").mkdir()
-    (course / "autograder" / "nbgrader_config.py").write_text(CONFIG)
+    course_config(course, cases.ASSIGNMENT)
     release = build.release_notebook(HERE / "source" / cases.ASSIGNMENT / cases.NOTEBOOK)
     # Hostile code aims at the correct student's notebook, the course gradebook and the instructor's source.
     other = course / "autograder" / "submitted" / "correct" / cases.ASSIGNMENT / cases.NOTEBOOK
