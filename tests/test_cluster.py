@@ -184,3 +184,22 @@ def test_version_mismatch_message_names_both():
         "not depend on which worker ran them, so install the same kit on every worker "
         "(pip install -c constraints.txt -e 'lib[course]') and start it again.")
     check_same_kit({"tapelab": "0.1.0", "pins": "a"}, {"tapelab": "0.1.0", "pins": "a"}, "w")
+
+
+
+def test_local_workers_do_not_profile_the_jobs():
+    """Do the kit's local workers run jobs without Dask's statistical profiler taking samples?"""
+    import dask
+
+    from tapelab.grading import cluster as grading_cluster
+
+    def busy(seconds: float) -> int:
+        end, n = time.monotonic() + seconds, 0
+        while time.monotonic() < end:
+            n += 1
+        return n
+
+    with grading_cluster.connect(workers=1) as client:
+        assert set(client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == {False}
+        assert client.submit(busy, 1.0, pure=False).result() > 0
+        assert client.profile()["count"] == 0
