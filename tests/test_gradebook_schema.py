@@ -37,3 +37,14 @@ def test_new_gradebook_is_stamped_without_a_child_process(tmp_path, monkeypatch)
         gb.add_student("ada")
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(schema.alembic_head(),)]
+
+
+def test_unreadable_revision_leaves_nbgrader_its_own_way(monkeypatch):
+    """When the revision cannot be read in-process, does install() leave nbgrader's `alembic heads` in place?"""
+    def broken() -> str:
+        raise RuntimeError("no migrations here")
+
+    monkeypatch.setattr(schema, "alembic_head", broken)
+    monkeypatch.setattr(nbgrader.api, "get_alembic_version", "nbgrader's own")
+    assert schema.install() is None
+    assert nbgrader.api.get_alembic_version == "nbgrader's own"

@@ -100,7 +100,10 @@ def main() -> int:
     from tapelab.grading import runner, schema  # noqa: F401
 
     schema.install()  # read nbgrader's gradebook revision once; every child inherits it
-    _warm_up()
+    try:
+        _warm_up()
+    except Exception:  # noqa: BLE001 - a speed-up only; a job that hits the same problem reports it
+        pass
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
     children: set[int] = set()
