@@ -7,7 +7,9 @@ code once and, for each job, forks a child that becomes its own session and
 process group, takes the job's environment and working directory, runs
 :func:`tapelab.grading.runner.main` and exits. Protocol on stdin/stdout, one JSON
 line each: ``{"dir": JOB_DIR, "env": {...}}`` -> ``{"pid": PID}``. The child
-writes its exit status to ``JOB_DIR/exit``.
+writes its exit status to ``JOB_DIR/exit``. Before each fork the zygote freezes
+its objects out of the garbage collector's reach (``gc.freeze``), so a child's
+collections do not walk everything nbgrader imported (about 0.15 s of CPU per job).
 
 When the worker goes away (stdin closes) the zygote kills every child it forked,
 with their kernels, and exits; a child whose zygote is gone stops too.
@@ -15,6 +17,7 @@ with their kernels, and exits; a child whose zygote is gone stops too.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -117,6 +120,7 @@ def main() -> int:
             _kill_family(children)
             return 0
         request = json.loads(line)
+        gc.freeze()  # the child's collections skip what the zygote holds (and leave its pages shared)
         pid = os.fork()
         if pid == 0:
             _child(request["dir"], request["env"])
