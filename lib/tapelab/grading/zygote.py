@@ -69,19 +69,55 @@ def _child(job_dir: str, env: dict[str, str]) -> None:
             os._exit(code)
 
 
-def _warm_up() -> None:
-    """Validate and render a small notebook to HTML once, as every job will.
+def _share_compiled_templates() -> None:
+    """Keep the HTML exporter's compiled jinja templates in this process, for every exporter and fork.
 
-    Children then start with nbformat's schema validator built and the HTML
-    exporter's modules imported, its syntax highlighters and regular expressions
-    compiled (a few tenths of a second per job otherwise), and matplotlib's font
-    list at hand for the kernels.
+    nbconvert builds a new jinja environment per exporter, so each job's feedback HTML
+    would parse and compile the same templates again. A compiled template is reused
+    only while its source is unchanged (jinja checks a checksum).
+    """
+    import jinja2
+    from nbconvert.exporters.templateexporter import TemplateExporter
+
+    class Compiled(jinja2.BytecodeCache):
+        def __init__(self) -> None:
+            self.store: dict[str, bytes] = {}
+
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            if bucket.key in self.store:
+                bucket.bytecode_from_string(self.store[bucket.key])
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            self.store[bucket.key] = bucket.bytecode_to_string()
+
+    if getattr(TemplateExporter, "_tapelab_compiled", None) is not None:
+        return
+    compiled, create = Compiled(), TemplateExporter._create_environment
+
+    def create_environment(self: TemplateExporter) -> jinja2.Environment:
+        env = create(self)
+        env.bytecode_cache = compiled
+        return env
+
+    TemplateExporter._create_environment = create_environment
+    TemplateExporter._tapelab_compiled = compiled
+
+
+def _warm_up() -> None:
+    """Validate a small notebook and render it as feedback HTML once, as every job will.
+
+    Children then start with nbformat's schema validator built, the HTML exporter's
+    modules imported, the feedback templates compiled, its syntax highlighters and
+    regular expressions too (a few tenths of a second per job otherwise), and
+    matplotlib's font list at hand for the kernels.
     """
     import nbformat
     from nbconvert.exporters import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
 
     from tapelab.grading import sandbox
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
     error = new_output("error", ename="AssertionError", evalue="x", traceback=["AssertionError: x"])
     nb = new_notebook(cells=[
@@ -90,7 +126,10 @@ def _warm_up() -> None:
                       outputs=[new_output("stream", name="stdout", text="3.14\n"), error]),
     ])
     nbformat.validate(nb)
-    HTMLExporter(template_name="classic").from_notebook_node(nb)
+    _share_compiled_templates()
+    feedback = GenerateFeedback(coursedir=CourseDirectory())  # its exporter settings: the feedback template
+    resources = {"nbgrader": {"notebook": "warm-up", "score": 0, "max_score": 1, "late_penalty": 0}}
+    HTMLExporter(config=feedback.config).from_notebook_node(nb, resources=resources)
     sandbox.matplotlib_font_list()  # each kernel gets a copy (built here once if missing)
 
 
