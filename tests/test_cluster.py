@@ -186,7 +186,6 @@ def test_version_mismatch_message_names_both():
     check_same_kit({"tapelab": "0.1.0", "pins": "a"}, {"tapelab": "0.1.0", "pins": "a"}, "w")
 
 
-
 def test_local_workers_do_not_profile_the_jobs():
     """Do the kit's local workers run jobs without Dask's statistical profiler taking samples?"""
     import dask

@@ -188,7 +188,6 @@ class QLearnerBase(keras.Model):
         self.reseed(seed)
         # The network is built (its weights exist from the start); the model itself stays open so
         # that subclasses can add layers or state in their own __init__.
-        # Compiled once; calling the concrete function skips tf.function's argument checks.
         # The network as compiled functions for eager calls of the model: a student's eager
         # train_step calls self(state) under a tape; one function call (and its compiled gradient)
         # costs a fraction of running the Keras layers op by op. (A partial, not a lambda:
