@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from browser.jupyterlab import HELPERS_JS, Cell, LabNotebook
+from browser.jupyterlab import HELPERS_JS, Cell, LabNotebook, Output
 from browser.server import LabServer, start_lab
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,21 +210,97 @@ def solution_problems(cells: list[Cell], stored: list[dict]) -> list[str]:
     return problems
 
 
-def run_course_notebook(nb: LabNotebook) -> list[Cell]:
-    """Run All; then, after each error, Run Selected Cell and All Below from the first cell not run yet, to the end."""
+def next_to_run(cells: list[Cell]) -> int | None:
+    """The first code cell with something in it that has no execution count: where a student runs on from.
+
+    Run All stops at an error, and the kernel aborts the requests queued behind it. The abort
+    is a race: a request that reaches the kernel after the abort has ended runs anyway, so a
+    cell far below an error can run while cells above it were aborted. Going on from the
+    first cell without a count (not from below the last error) runs those skipped cells again,
+    in order, and every cell below them with them.
+    """
+    return next((c.index for c in cells if c.type == "code" and c.source.strip() and c.count is None), None)
+
+
+def run_course_notebook(nb: LabNotebook) -> tuple[list[Cell], list[str]]:
+    """Run All; then, while a code cell has not run, Run Selected Cell and All Below from the first such cell.
+
+    Returns the cells after the last run, and one line per run saying where it started and which cells it left without a count.
+    """
+    runs = []
     nb.run_all()
+    start = None
     for _ in range(len(nb.cells())):
         cells = nb.cells()
-        failed = [c.index for c in cells if c.errors]
-        after = failed[-1] + 1 if failed else len(cells)
-        waiting = [c.index for c in cells[after:] if c.type == "code" and c.count is None]
-        if not waiting:
-            return cells
-        nb.run_from(waiting[0])
-    return nb.cells()
+        not_run = [c.index for c in cells if c.type == "code" and c.count is None]
+        runs.append(f"run from {'the top' if start is None else f'cell {start}'}: no count in cells {not_run or 'none'}")
+        start = next_to_run(cells)
+        if start is None:
+            return cells, runs
+        nb.run_from(start)
+    return nb.cells(), runs
 
 
 # -- the tests --------------------------------------------------------------------------------
+
+
+class RacyKernelNotebook:
+    """A stand-in for LabNotebook whose kernel runs code cells in order and stops at an error, except
+    that on the first Run All the requests for `late` arrive after the abort has ended, so they run."""
+
+    def __init__(self, sources: list[str], late: set[int]):
+        self.sources, self.late, self.counts, self.errors, self.n = sources, late, {}, {}, 0
+        self.scope: set[str] = set()
+
+    def _execute(self, i: int) -> bool:
+        self.n += 1
+        self.counts[i] = self.n
+        src = self.sources[i]
+        needs, _, defines = src.partition("->")
+        missing = [name for name in needs.split() if name not in self.scope]
+        if src.startswith("raise") or missing:
+            self.errors[i] = "NotImplementedError" if src.startswith("raise") else "NameError"
+            return False
+        self.errors.pop(i, None)
+        self.scope.update(defines.split())
+        return True
+
+    def _run(self, start: int, late: set[int]) -> None:
+        for i in range(start, len(self.sources)):
+            self.counts.pop(i, None)
+        stopped = False
+        for i in range(start, len(self.sources)):
+            if not stopped or i in late:
+                stopped = not self._execute(i) or stopped
+        self.late = set()
+
+    def run_all(self) -> None:
+        self._run(0, self.late)
+
+    def run_from(self, index: int) -> None:
+        self._run(index, set())
+
+    def cells(self) -> list[Cell]:
+        return [
+            Cell(index=i, type="code", source=src, nbgrader=None, count=self.counts.get(i),
+                 outputs=[Output("error", self.errors[i], "", "", [], None, "")] if i in self.errors else [])
+            for i, src in enumerate(self.sources)
+        ]
+
+
+def test_the_driver_runs_again_the_cells_an_early_abort_skipped():
+    """After a Run All whose abort let a later cell run out of order, does every cell end up run, in order, from the first one skipped?"""
+    sources = ["-> a", "raise", "a -> b", "raise", "-> layer", "layer b -> c", "c -> d", "raise"]
+    nb = RacyKernelNotebook(sources, late={5, 6})
+    nb.run_all()
+    assert next_to_run(nb.cells()) == 2, "the first cell the abort skipped"
+    nb = RacyKernelNotebook(sources, late={5, 6})
+    cells, runs = run_course_notebook(nb)
+    assert [c.errors[0].ename if c.errors else None for c in cells] == [
+        None, "NotImplementedError", None, "NotImplementedError", None, None, None, "NotImplementedError"
+    ], runs
+    assert all(c.count is not None for c in cells), runs
+    assert [c.count for c in cells[4:]] == sorted(c.count for c in cells[4:]), "the cells below ran again in order"
 
 
 def test_every_solution_notebook_has_a_student_version():
@@ -243,13 +319,13 @@ def test_course_notebook_in_the_browser(page, lab, path):
     """Does a student notebook render, run up to its first exercise, and fail with NotImplementedError at each exercise?"""
     nb = open_notebook(page, lab, f"course/{path}")
     try:
-        cells = run_course_notebook(nb)
+        cells, runs = run_course_notebook(nb)
         nb.screenshot(screenshot_name("course", path))
     finally:
         nb.close()
     ran = {c.index for c in cells if c.count is not None}
     problems = render_problems(cells, ran) + exercise_problems(cells)
-    assert not problems, f"course/{path}:\n  " + "\n  ".join(problems)
+    assert not problems, f"course/{path}:\n  " + "\n  ".join(problems) + "\nThe runs:\n  " + "\n  ".join(runs)
 
 
 @pytest.mark.slow
@@ -357,7 +433,7 @@ def test_the_browser_checks_catch_an_exercise_that_never_fails_and_a_failing_cel
     stored = write_toy_notebook(lab.root / "selfcheck" / "toy.ipynb")
     nb = open_notebook(page, lab, "selfcheck/toy.ipynb")
     try:
-        cells = run_course_notebook(nb)
+        cells, _ = run_course_notebook(nb)
     finally:
         nb.close()
     assert [c.count is not None for c in cells if c.type == "code"] == [True] * 7, "every code cell runs once"

@@ -45,10 +45,23 @@ window.__tapelab = {
     }
     return false;
   },
+  watch(path, index) {
+    // remember when cell `index` starts running: a run whose first cell the kernel aborts
+    // (an error still being handled when the run was sent) ends without an execution count
+    const cell = this.panel(path).content.model.cells.get(index);
+    const mark = { started: false };
+    cell.stateChanged.connect((_, change) => {
+      if (change.name === 'executionState' && change.newValue === 'running') mark.started = true;
+    });
+    this.marks = this.marks || {};
+    this.marks[path + '#' + index] = mark;
+  },
   settled(path, index, after) {
     const w = this.panel(path);
     const count = w.content.model.cells.get(index).executionCount;
-    return this.ready(path) && count !== null && count > after && !this.pending(path);
+    const mark = (this.marks || {})[path + '#' + index];
+    const started = (count !== null && count > after) || !!(mark && mark.started);
+    return this.ready(path) && started && !this.pending(path);
   },
   cells(path) {
     const w = this.panel(path);
@@ -241,6 +254,8 @@ class LabNotebook:
 
     def _run(self, first_code: int | None, click) -> None:
         before = self._max_count()
+        if first_code is not None:
+            self.page.evaluate("([p, i]) => window.__tapelab.watch(p, i)", [self.path, first_code])
         click()
         if first_code is not None:
             self._wait_settled(first_code, before)
