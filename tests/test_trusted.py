@@ -89,3 +89,50 @@ def test_call_fresh_hides_the_test_and_copies_arguments():
     assert call_fresh(sneaky, w) == "not found"
     want = [2.0]
     assert w == [1.0] and want == [2.0]
+
+
+def test_pristine_modules_ignore_later_patches(monkeypatch):
+    """Does pristine('numpy') keep the functions NumPy had when trusted was imported, submodules too?"""
+    from tapelab.grading.trusted import pristine
+
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(np.linalg, "norm", lambda *a, **k: 0.0)
+    tnp = pristine("numpy")
+    assert tnp.allclose([1.0], [1.0]) and not tnp.allclose([1.0], [2.0])
+    assert tnp.linalg.norm([3.0, 4.0]) == 5.0
+    with pytest.raises(AttributeError):
+        tnp.allclose = None
+    with pytest.raises(ImportError, match="import it first"):
+        pristine("a_module_nobody_imported")
+
+
+def test_bools_ints_and_shapes():
+    """Are Python and NumPy bools true, ints exact, and shapes compared when asked?"""
+    from tapelab.grading.trusted import is_true, real_bool, same_int
+
+    assert is_true(True) and is_true(np.bool_(True)) and is_true(np.array(True))
+    assert not is_true(1) and not is_true("True") and not is_true(AlwaysEqual()) and not is_true(np.bool_(False))
+    with pytest.raises(TypeError, match="expected True or False"):
+        real_bool(1)
+    assert same_int(3, 3) and same_int(np.int64(3), 3) and not same_int(True, 1) and not same_int(3.0, 3)
+    assert same_floats([[1, 2], [3, 4]], np.array([[1.0, 2.0], [3.0, 4.0]]), shape=True)
+    assert not same_floats([[1, 2, 3, 4]], [[1, 2], [3, 4]], shape=True) and same_floats([[1, 2, 3, 4]], [[1, 2], [3, 4]])
+    assert not same_floats([[1, 2], [3]], [1, 2, 3])
+
+
+def test_sympy_expressions_and_matrices():
+    """Is a SymPy expression equal to an equivalent one, and are strings, numbers and impostors refused?"""
+    sp = pytest.importorskip("sympy")
+    from tapelab.grading.trusted import is_sympy, same_expr
+
+    w1, w2 = sp.symbols("w1 w2")
+    assert same_expr(sp.cos(w1) + w2, w2 + sp.cos(w1)) and not same_expr(sp.cos(w1), sp.cos(w1) + w2)
+    assert same_expr(sp.Integer(1), 1) and not same_expr(1, 1) and not same_expr("cos(w1) + w2", sp.cos(w1) + w2)
+
+    class Impostor(sp.Symbol):
+        def __sub__(self, other):
+            return sp.Integer(0)
+
+    assert not is_sympy(Impostor("w1")) and not same_expr(Impostor("w1") + w2, w1 + w2)
+    m = sp.Matrix([[w1, w2], [0, 1]])
+    assert same_expr(m, sp.Matrix([[w1, w2], [0, 1]])) and not same_expr(m, sp.eye(2)) and not same_expr(m, w1)
