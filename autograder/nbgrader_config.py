@@ -48,3 +48,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Executing a notebook (validate, autograde): no cell of the course needs more than a minute.
 c.Execute.timeout = 120
 c.Execute.kernel_name = "python3"
+
+# Feedback shows each test's result and message, not the hidden tests' code or tracebacks
+# (c.HideHiddenTests.enabled = False shows them); the autograded notebook keeps everything.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "tapelab.grading.hidden_tests.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

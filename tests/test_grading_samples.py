@@ -122,3 +122,34 @@ def test_same_qlearner_submission_grades_identically(graded):
     assert ada.submission_hash == zed.submission_hash
     assert ada.cells == zed.cells and ada.messages == zed.messages
     assert _text_outputs(ada.autograded["qlearner.ipynb"]) == _text_outputs(zed.autograded["qlearner.ipynb"])
+
+
+def _hidden_lines(repo, assignment: str) -> list[str]:
+    """The distinctive lines of the hidden tests of `assignment`'s source notebook."""
+    import nbformat
+
+    lines = []
+    for path in (repo / "solutions" / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if "### BEGIN HIDDEN TESTS" in cell.source:
+                region = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
+                lines += [line.strip() for line in region.splitlines() if len(line.strip()) >= 25]
+    return lines
+
+
+@pytest.mark.slow
+def test_feedback_hides_the_hidden_tests(graded, expected, repo):
+    """Does no feedback page quote a hidden test, while the instructor's autograded notebook keeps them all?"""
+    import html
+    import re
+
+    root, report = graded
+    for student, assignment, want in _cases(expected):
+        if want["status"] != "graded":
+            continue
+        hidden = _hidden_lines(repo, assignment)
+        page = next((root / "autograder" / "feedback" / student / assignment).glob("*.html")).read_text()
+        page = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.S)))
+        assert not [line for line in hidden if line in page], (student, assignment)
+        autograded = next((root / "autograder" / "autograded" / student / assignment).glob("*.ipynb")).read_text()
+        assert hidden and all(json.dumps(line, ensure_ascii=False)[1:-1] in autograded for line in hidden[:3]), (student, assignment)
