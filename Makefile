@@ -19,11 +19,12 @@ WORKERS ?=
 STUDENT ?=
 REGRADE ?=
 
-.PHONY: help setup test demo lab bench release grade lock clean
+.PHONY: help setup test test-fast demo lab bench release grade lock clean
 
 help:
 	@echo "make demo     set up, build the student notebooks, grade the sample class, print the grades"
 	@echo "make test     set up if needed, run the whole test suite (pytest + nbval)"
+	@echo "make test-fast  the tests not marked slow (no class grading, no browser, no nbval)"
 	@echo "make lab      open JupyterLab on course/ (students)"
 	@echo "make release  regenerate course/ from solutions/ with nbgrader"
 	@echo "make grade    grade SUBMISSIONS=<dir or zip> in parallel (instructors)"
@@ -41,6 +42,9 @@ test: setup
 	@if compgen -G "solutions/*/*.ipynb" >/dev/null; then \
 	  $(BIN)/python -m pytest --nbval solutions --nbval-sanitize-with solutions/nbval_sanitize.cfg -p no:cacheprovider; \
 	fi
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not slow"
 
 demo: setup
 	@$(BIN)/python autograder/release.py
