@@ -39,6 +39,7 @@ import types as _types_module
 from typing import Any
 
 import numpy as _np
+import numpy.random as _np_random  # noqa: F401  (loaded here so that pristine("numpy").random is saved too)
 
 # Pristine references, captured at import (before any student cell of the notebook runs).
 _type = _builtins_module.type
