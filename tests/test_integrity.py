@@ -104,3 +104,25 @@ def test_check_and_repair_changes_only_the_copy(source, release, tmp_path):
 def test_suspicious_code_is_flagged_for_review(release, name, message):
     """Is student code that reaches into the kernel or the interpreter flagged, naming the cell and the reason?"""
     assert integrity.suspicious_code(_submission(release, name)) == [message]
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("same_floats = lambda *a, **k: True", "rebinds a name of the trusted comparisons"),
+    ("def add(a, b):\n    globals()['same_float'] = print\n    return a + b", "rewrites the notebook's names"),
+    ("import __main__\n__main__.pristine = None", "rewrites the notebook's names"),
+])
+def test_rebinding_the_trusted_names_is_flagged(release, code, reason):
+    """Is a cell that rebinds the notebook's trusted comparisons (directly, via globals() or __main__) flagged?"""
+    nb = cases.student_version(copy.deepcopy(release))
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add")
+    cell.source = code + "\n" + cell.source
+    found = integrity.suspicious_code(nb)
+    assert len(found) == 1 and found[0].startswith("review: add uses ") and reason in found[0]
+
+
+def test_comparing_is_not_rebinding(release):
+    """Does `same_floats(x) == ...` or a keyword argument `shape=True` stay unflagged?"""
+    nb = cases.student_version(copy.deepcopy(release))
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add")
+    cell.source = "ok = same_floats == print\nf(x, same_int == 1)\n" + cell.source
+    assert integrity.suspicious_code(nb) == []

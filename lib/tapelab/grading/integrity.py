@@ -98,6 +98,9 @@ SUSPICIOUS: tuple[tuple[str, str], ...] = (
     (r"\bbuiltins\b|__builtins__", "replaces Python's builtins"),
     (r"sys\.settrace|sys\.setprofile|sys\.excepthook|sys\.modules|sys\._getframe", "hooks into the interpreter"),
     (r"\binspect\b|\.f_locals|\.f_back|\.f_globals|\bgc\.get_", "reads other code's frames or objects"),
+    (r"\bglobals\s*\(|\b__main__\b", "rewrites the notebook's names from inside a function"),
+    (r"\b(same_floats?|same_expr|same_int|is_true|real_bool|real_floats?|pristine|call_fresh)\s*=[^=]",
+     "rebinds a name of the trusted comparisons"),
     (r"tapelab\.grading|\bnbgrader\b", "refers to the grader"),
     (r"\bctypes\b|\bos\.fork\b|\bos\.kill|\bos\._exit\b|\bsignal\.", "uses processes, signals or raw memory"),
 )
