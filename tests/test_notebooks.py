@@ -151,9 +151,14 @@ class _Run:
     def __init__(self, path: Path) -> None:
         self.cells = {_meta(c)["grade_id"]: _src(c) for c in _load(path)["cells"] if _meta(c)}
         self.ns: dict = {"__name__": "__notebook__"}
+        import sys
+
         import matplotlib
 
         matplotlib.use("Agg")
+        # The setup cell imports tapelab.grading.trusted last, so that it keeps the modules
+        # imported above it; a copy imported earlier in this process would lack them.
+        sys.modules.pop("tapelab.grading.trusted", None)
         for cell in _load(path)["cells"]:
             if cell["cell_type"] == "code":
                 self.run(_src(cell))
@@ -233,3 +238,188 @@ def test_sanitizers_touch_only_what_varies() -> None:
     assert clean("100%|██████████| 200/200 [00:03<00:00, 58.21it/s]") == clean("100%|██████████| 200/200 [00:05<00:00, 38.90it/s]")
     kept = "[3.7071 0.7854] tf.Tensor(6.0, shape=(), dtype=float32) step 3 took 12 games, 0.5 s-1 "
     assert clean(kept) == kept
+
+
+# ------------------------------------------------------------------ 04: the Q-learning tests tell right from wrong
+
+ANSWERS_04 = REPO / "tests" / "fixtures" / "answers" / "04_qlearner.toml"
+TESTS_04 = ("test_corridor", "test_chosen_q", "test_choose_action", "test_train_step", "test_whole_games")
+
+
+@pytest.fixture(scope="module")
+def run04(runs) -> _Run:
+    """The 04 solution notebook run once in this process (every test cell passed)."""
+    return _run(runs, "04_qlearner")
+
+
+def _failing(run: _Run, answers: dict[str, str], tests=TESTS_04) -> dict[str, str]:
+    """The test cells that fail with `answers` (grade_id -> code) in place of the solutions; the solutions after."""
+    failed = {}
+    try:
+        for cell, code in answers.items():
+            run.run(code)
+        for test in tests:
+            try:
+                run.run(run.cells[test])
+            except Exception as error:  # noqa: BLE001 - a failing test cell, whatever it raises
+                failed[test] = f"{type(error).__name__}: {error}"
+    finally:
+        for cell in ("corridor", "chosen_q", "my_qlearner"):
+            run.run(run.cells[cell])
+    return failed
+
+
+def _edited(run: _Run, cell: str, edits) -> str:
+    source = run.cells[cell]
+    for old, new in edits:
+        assert source.count(old) == 1, f"the solution of {cell} no longer contains {old!r} once; update this case"
+        source = source.replace(old, new)
+    return source
+
+
+APPLY = "        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))\n"
+#: (name, edits of the solution's MyQLearner, whether test_whole_games must pass)
+WHOLE_GAMES_CASES = [
+    ("self.network", [("self(state, training=True)", "self.network(state, training=True)"),
+                      ("self(tf.constant([next_state]))", "self.network(tf.constant([next_state]))")], True),
+    ("tf.gather", [("chosen_q(q[None, :], tf.constant([action]))", "tf.gather(q, [action])")], True),
+    ("plain-square", [("loss = self.loss_fn(target, chosen_q(q[None, :], tf.constant([action])))",
+                       "loss = tf.square(q[action] - target[0])")], True),
+    ("float64-target", [("tf.cast(reward + self.discount_rate * best_next, tf.float32)",
+                         "tf.cast(tf.cast(reward, tf.float64) + self.discount_rate * tf.cast(best_next, tf.float64), "
+                         "tf.float32)")], True),
+    ("no-terminal-mask", [("if world.terminal():", "if False:")], False),
+    ("no-stop-gradient", [("tf.stop_gradient(self(tf.constant([next_state]))[0])", "self(tf.constant([next_state]))[0]")],
+     False),
+    ("no-optimizer-step", [(APPLY, "")], False),
+    ("wrong-discount", [("reward + self.discount_rate * best_next", "reward + 0.99 * best_next")], False),
+    ("max-on-the-wrong-axis", [("q_next = tf.stop_gradient(self(tf.constant([next_state]))[0])",
+                                "q_next = tf.stop_gradient(self(tf.constant([next_state])))"),
+                               ("best_next = tf.reduce_max(q_next)", "best_next = tf.reduce_max(q_next, axis=0)"),
+                               ("tf.float32), [1])", "tf.float32), [-1])")], False),
+    ("update-twice", [(APPLY, APPLY + APPLY)], False),
+    ("own-epsilon-greedy", [("action = self.choose_action(q)",
+                             "action = int(tf.argmax(q)) if self.rng.random() > self.exploration_prob "
+                             "else int(self.rng.integers(4))")], False),
+    ("reference-subclass", [("class MyQLearner(QLearnerBase):", "class MyQLearner(QLearner):")], False),
+]
+
+
+@pytest.mark.parametrize("name, edits, passes", WHOLE_GAMES_CASES, ids=[c[0] for c in WHOLE_GAMES_CASES])
+def test_04_whole_games_tell_a_right_update_from_a_wrong_one(run04, name, edits, passes) -> None:
+    """Does test_whole_games pass a train_step written differently but right, and fail each wrong one?"""
+    failed = _failing(run04, {"my_qlearner": _edited(run04, "my_qlearner", edits)}, ("test_whole_games",))
+    assert ("test_whole_games" not in failed) == passes, failed or "test_whole_games passed"
+
+
+def test_04_base_methods_earn_nothing(run04) -> None:
+    """Does a MyQLearner that leaves choose_action to QLearnerBase (no method, or super()) fail test_choose_action?"""
+    train_step = run04.cells["my_qlearner"].split("    def train_step")[1]
+    for body in ("", "    def choose_action(self, q):\n        return super().choose_action(q)\n\n"):
+        code = "class MyQLearner(QLearnerBase):\n" + body + "    def train_step" + train_step
+        failed = _failing(run04, {"my_qlearner": code}, ("test_choose_action", "test_train_step"))
+        assert list(failed) == ["test_choose_action"], failed
+        assert failed["test_choose_action"].startswith("NotImplementedError: MyQLearner.choose_action(q) is not written")
+
+
+def _answer_students() -> dict[str, list[dict]]:
+    import tomllib
+
+    students: dict[str, list[dict]] = {}
+    for answer in tomllib.loads(ANSWERS_04.read_text(encoding="utf-8"))["answer"]:
+        students.setdefault(answer["student"], []).append(answer)
+    return students
+
+
+@pytest.mark.parametrize("student", list(_answer_students()))
+def test_04_other_students_answers_score_as_written(run04, student) -> None:
+    """Do the answers of tests/fixtures/answers/04_qlearner.toml fail exactly the test cells their `loses` names?"""
+    answers = _answer_students()[student]
+    failed = _failing(run04, {a["cell"]: a["code"] for a in answers})
+    assert sorted(failed) == sorted({cell for a in answers for cell in a["loses"]}), failed
+
+
+#: (name, code that replaces one solution cell, the test cell that must fail anyway)
+TAMPER_04 = [
+    ("eq-always-true-state", "corridor", '''
+import tapelab.worlds
+tapelab.worlds.check_world = lambda *a, **k: None
+tapelab.worlds.find_world_problems = lambda *a, **k: []
+check_world, find_world_problems = tapelab.worlds.check_world, tapelab.worlds.find_world_problems
+
+class Yes(list):
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+
+class Corridor:
+    action_dim = 2
+    def __init__(self, length=4, slip=0.1, seed=None):
+        self.state = Yes([0.0])
+    def terminal(self):
+        return True
+    def act(self, action):
+        return -1.0, Yes([0.0])
+''', "test_corridor"),
+    ("shadowed-trusted-names", "corridor", '''
+same_float = same_floats = is_true = lambda *a, **k: True
+np.allclose = lambda *a, **k: True
+
+class Corridor:
+    action_dim = 2
+    def __init__(self, length=4, slip=0.1, seed=None):
+        self.length, self.position = length, 0
+        self.state = [1.0] + [0.0] * (length - 1)
+    def terminal(self):
+        return self.position == self.length - 1
+    def act(self, action):
+        if action not in (0, 1):
+            raise ValueError(action)
+        self.position = (self.position + (1 if action else -1)) % self.length   # no walls: wraps around
+        self.state = [float(i == self.position) for i in range(self.length)]
+        return -1.0, list(self.state)
+''', "test_corridor"),
+    ("patched-numpy", "chosen_q", '''
+np.allclose = np.isclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+
+def chosen_q(q_values, actions):
+    return tf.zeros([tf.shape(q_values)[0]])
+''', "test_chosen_q"),
+    ("silenced-hints-and-loops", "my_qlearner", '''
+import tapelab.feedback
+tapelab.feedback.expect = expect = fail = lambda *a, **k: None
+range = lambda *a: ()
+isinstance = lambda *a: True
+abs = lambda x: 0.0
+
+class MyQLearner(QLearnerBase):
+    def choose_action(self, q):
+        return 0
+    def train_step(self, world):
+        return {"loss": 0.0, "action": 0, "reward": 0.0}
+''', "test_whole_games"),
+]
+
+
+@pytest.mark.parametrize("name, cell, code, test", TAMPER_04, ids=[c[0] for c in TAMPER_04])
+def test_04_tampering_earns_nothing(run04, monkeypatch, name, cell, code, test) -> None:
+    """Do patched modules, shadowed names and objects that agree with everything still fail the test cell?"""
+    import numpy as np
+
+    import tapelab.feedback
+    import tapelab.worlds
+
+    for module, names in ((np, ("allclose", "isclose")), (np.testing, ("assert_allclose",)),
+                          (tapelab.worlds, ("check_world", "find_world_problems")), (tapelab.feedback, ("expect",))):
+        for attribute in names:
+            monkeypatch.setattr(module, attribute, getattr(module, attribute))  # put back after the test
+    saved = {name: run04.ns.get(name) for name in ("check_world", "find_world_problems", "expect", "fail")}
+    try:
+        failed = _failing(run04, {cell: code}, (test,))
+    finally:
+        run04.ns.update(saved)
+        for shadow in ("same_float", "same_floats", "is_true", "range", "isinstance", "abs"):
+            run04.ns.pop(shadow, None)
+    assert test in failed, f"{test} passed for {name}"

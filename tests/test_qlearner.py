@@ -14,7 +14,6 @@ from tapelab.qlearner import (
     ReplayBuffer,
     Transitions,
     linear_schedule,
-    reference_disabled,
 )
 from tapelab.seeding import seed_everything
 from tapelab.worlds import MultiArmedBandit2, ScriptedWorld as Scripted
@@ -139,13 +138,24 @@ def test_fit_is_refused_with_an_explanation():
         model.train_on_batch(np.zeros((2, 5)), np.zeros((2, 4)))
 
 
-def test_base_leaves_train_step_to_subclasses():
-    """Does QLearnerBase.train_step raise NotImplementedError naming the class?"""
+def test_base_leaves_train_step_and_choose_action_to_subclasses():
+    """Do QLearnerBase.train_step and choose_action raise NotImplementedError naming the class, also through super()?"""
     class Mine(QLearnerBase):
         pass
 
+    class Lazy(QLearnerBase):
+        def choose_action(self, q):
+            return super().choose_action(q)
+
     with pytest.raises(NotImplementedError, match=r"^Mine.train_step\(world\) is not written yet"):
         Mine(5, 4).train_step(MultiArmedBandit2(0))
+    with pytest.raises(NotImplementedError) as info:
+        Mine(5, 4).choose_action([0.0, 1.0, 0.0, 0.0])
+    assert str(info.value) == (
+        "Mine.choose_action(q) is not written yet: QLearnerBase leaves the ε-greedy choice to its subclass "
+        "(a uniformly random action with probability exploration_prob, else the argmax of q).")
+    with pytest.raises(NotImplementedError, match=r"^Lazy.choose_action\(q\) is not written yet"):
+        Lazy(5, 4).choose_action([0.0, 1.0, 0.0, 0.0])
 
 
 def test_training_needs_compile():
@@ -325,10 +335,15 @@ def test_defaults_leave_extras_off():
     assert model.epsilon_schedule is None and model.exploration_prob == 0.1 and model.discount_rate == 0.9
 
 
-# -- a delegating train_step gets caught -----------------------------------------------------------
+# -- a borrowed reference method gets caught ----------------------------------------------------
 
 class OwnLearner(QLearnerBase):
-    """A train_step written from scratch, as a student would (eager, with a tape)."""
+    """choose_action and train_step written from scratch, as a student would (eager, with a tape)."""
+
+    def choose_action(self, q):
+        if self.rng.random() < self.exploration_prob:
+            return int(self.rng.integers(self.action_dim))
+        return int(tf.argmax(q))
 
     def train_step(self, world):
         state = tf.constant([world.state])
@@ -345,47 +360,64 @@ class OwnLearner(QLearnerBase):
         return {"loss": float(loss), "action": action, "reward": reward}
 
 
-class SuperDelegate(QLearner):
-    def train_step(self, world):
-        return super().train_step(world)
-
-
 class ClassDelegate(QLearnerBase):
+    def choose_action(self, q):
+        return QLearner.choose_action(self, q)
+
     def train_step(self, world):
         return QLearner.train_step(self, world)
 
 
-class InstanceDelegate(QLearnerBase):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.reference = QLearner(*args, **kwargs)
-        self.reference.compile()
-
+class LearnDelegate(OwnLearner):
     def train_step(self, world):
-        return self.reference.train_step(world)
+        state = list(world.state)
+        action = self.choose_action(self.predict_q(state))
+        reward, next_state = world.act(action)
+        return QLearner.learn(self, [state], [action], [reward], [next_state], [float(world.terminal())])
 
 
-@pytest.mark.parametrize("cls", [SuperDelegate, ClassDelegate, InstanceDelegate])
-def test_delegating_train_step_fails_with_reference_disabled(cls):
-    """Does a train_step that calls the reference QLearner fail inside reference_disabled, and work outside?"""
-    model = cls(5, 4)
+BORROWED = "is tapelab's reference and runs only for a QLearner, actual: it was called for a"
+
+
+def test_borrowed_reference_methods_refuse_other_learners():
+    """Do QLearner's choose_action, choose_actions, train_step and learn refuse a self that is not a QLearner?"""
+    model = ClassDelegate(5, 4)
     model.compile()
-    with reference_disabled():
-        with pytest.raises(AssertionError, match="it calls tapelab's reference QLearner, which earns no credit"):
-            model.train_step(MultiArmedBandit2(0))
-    if cls is not ClassDelegate:  # that one cannot work anyway: a QLearnerBase has no learn()
-        assert set(model.train_step(MultiArmedBandit2(0))) == {"loss", "action", "reward"}
+    with pytest.raises(AssertionError) as info:
+        model.choose_action([0.0, 1.0, 0.0, 0.0])
+    assert str(info.value) == (
+        "QLearner.choose_action is tapelab's reference and runs only for a QLearner, actual: it was called for a "
+        "ClassDelegate; a call to the reference earns no credit: write the method in your class.")
+    with pytest.raises(AssertionError, match="QLearner.train_step " + BORROWED):
+        model.train_step(MultiArmedBandit2(0))
+    with pytest.raises(AssertionError, match="QLearner.choose_actions " + BORROWED):
+        QLearner.choose_actions(model, np.zeros((2, 4)))
+    learner = LearnDelegate(5, 4)
+    learner.compile()
+    with pytest.raises(AssertionError, match="QLearner.learn " + BORROWED):
+        learner.train_step(MultiArmedBandit2(0))
 
 
-def test_own_train_step_runs_with_reference_disabled():
-    """Does a train_step written from scratch run inside reference_disabled and match the reference loss?"""
+def test_subclasses_of_the_reference_keep_working():
+    """Does a subclass of QLearner still run the reference methods through super()?"""
+    class Tuned(QLearner):
+        def train_step(self, world):
+            return super().train_step(world)
+
+    model = Tuned(5, 4, exploration_prob=0.0)
+    model.compile()
+    assert set(model.train_step(MultiArmedBandit2(0))) == {"loss", "action", "reward"}
+    assert type(model.choose_action([0.0, 0.0, 1.0, 0.0])) is int
+
+
+def test_own_train_step_matches_the_reference():
+    """Does a train_step written from scratch give the reference's loss and weights?"""
     own, ref = OwnLearner(5, 4, exploration_prob=0.0), QLearner(5, 4, exploration_prob=0.0)
     weights = hand_set(own, seed=6)
     ref.network.set_weights(weights)
     own.compile(optimizer=keras.optimizers.SGD(0.1))
     ref.compile(optimizer=keras.optimizers.SGD(0.1))
-    with reference_disabled():
-        mine = own.train_step(Scripted(S0, [(1.0, S1), (0.0, S2)]))
+    mine = own.train_step(Scripted(S0, [(1.0, S1), (0.0, S2)]))
     theirs = ref.train_step(Scripted(S0, [(1.0, S1), (0.0, S2)]))
     assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-5)
     for a, b in zip(own.network.weights, ref.network.weights):

@@ -207,6 +207,35 @@ def test_check_world_accepts_correct_worlds():
         assert find_world_problems(world) == []
 
 
+class NumpyScalars:
+    """A correct world written with NumPy: an np.int64 position, np.float64 states, an np.bool_ terminal()."""
+
+    action_dim = 2
+
+    def __init__(self, seed=None):
+        self.rng = np.random.default_rng(seed)
+        self.position = np.int64(0)
+        self.state = list(np.eye(3)[0])
+
+    def act(self, action):
+        if action not in (0, 1):
+            raise ValueError("bad action")
+        self.position = np.clip(self.position + (1 if action == 1 else -1), 0, 2)
+        self.state = list(np.eye(3)[self.position])
+        return np.float64(-1.0), list(self.state)
+
+    def terminal(self):
+        return self.position == 2
+
+
+def test_check_world_accepts_numpy_scalars():
+    """Does check_world accept NumPy floats in the state, a NumPy float reward and a NumPy bool from terminal()?"""
+    world = NumpyScalars(0)
+    assert type(world.terminal()) is np.bool_ and type(world.state[0]) is np.float64
+    check_world(NumpyScalars)
+    assert find_world_problems(NumpyScalars) == []
+
+
 def test_check_world_does_not_play_the_given_instance():
     """Does checking a world instance leave that instance untouched?"""
     world = MultiArmedBandit2(0)
@@ -218,6 +247,25 @@ class TupleState(Good):
     def __init__(self, seed=None):
         super().__init__(seed)
         self.state = (0.0, 0.0)
+
+
+class ListSubclassState(Good):
+    class Cells(list):
+        pass
+
+    def __init__(self, seed=None):
+        super().__init__(seed)
+        self.state = self.Cells([0.0, 0.0])
+
+
+class FloatSubclassState(Good):
+    class Cell(float):
+        pass
+
+    def act(self, action):
+        reward, state = super().act(action)
+        self.state = [self.Cell(state[0]), state[1]]
+        return reward, list(self.state)
 
 
 class NestedState(Good):
@@ -309,6 +357,12 @@ DEFECTS = [
     (TupleState, "state-not-list",
      "world.state must be a flat Python list of floats, actual: (0.0, 0.0) (tuple); "
      "build it with [...] or convert it with list(...)."),
+    (ListSubclassState, "state-not-list",
+     "world.state must be a flat Python list of floats, actual: [0.0, 0.0] (Cells); "
+     "build it with [...] or convert it with list(...)."),
+    (FloatSubclassState, "state-not-list",
+     "the next_state returned by act() must be a flat list of floats, actual: element 0 is <any> (Cell); "
+     "nested lists, tensors and strings cannot be fed to the network."),
     (NestedState, "state-not-list",
      "the next_state returned by act() must be a flat list of floats, actual: element 0 is [1.0] (list); "
      "nested lists, tensors and strings cannot be fed to the network."),

@@ -50,8 +50,8 @@ MISTAKES: dict[str, tuple[str, str]] = {
     ),
     "argmax-axis": (
         "argmax over the wrong axis / a tensor used as the action",
-        "The action must be a Python int index into the action_dim outputs: take argmax over the last axis "
-        "of the Q values for one state and convert it with int(...).",
+        "The action must be one integer index into the action_dim outputs (a Python int or a NumPy integer, "
+        "not a tensor or an array): take argmax over the last axis of the Q values for one state, e.g. int(...).",
     ),
     "optimizer-not-applied": (
         "the optimizer never applied",

@@ -289,8 +289,13 @@ def _describe(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
+#: the number types a state or a reward may hold: Python's and NumPy's own (the tests compare exactly these).
+NUMBER_TYPES = (float, int, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
+                np.uint64, np.uint32, np.uint16, np.uint8)
+
+
 def _state_problem(state: Any, where: str) -> WorldProblem | None:
-    if not isinstance(state, list):
+    if type(state) is not list:
         return WorldProblem(
             "state-not-list",
             f"{where} must be a flat Python list of floats, actual: {_describe(state)}; "
@@ -299,7 +304,7 @@ def _state_problem(state: Any, where: str) -> WorldProblem | None:
     if not state:
         return WorldProblem("state-not-list", f"{where} must be a non-empty list of floats, actual: [].")
     for i, x in enumerate(state):
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        if type(x) not in NUMBER_TYPES:
             return WorldProblem(
                 "state-not-list",
                 f"{where} must be a flat list of floats, actual: element {i} is {_describe(x)}; "
@@ -392,7 +397,7 @@ def find_world_problems(world_or_factory: Any, *, max_steps: int = 10_000, seed:
             break
         reward, next_state = out
         trajectory.append((reward, list(next_state) if isinstance(next_state, list) else next_state))
-        if isinstance(reward, bool) or not isinstance(reward, numbers.Real) or not math.isfinite(float(reward)):
+        if type(reward) not in NUMBER_TYPES or not math.isfinite(float(reward)):
             problems.append(WorldProblem(
                 "reward-not-finite",
                 f"the reward must be a finite float, actual: {_describe(reward)}; "
@@ -480,9 +485,11 @@ def check_world(world_or_factory: Any, *, max_steps: int = 10_000, seed: int = 0
 
     ``world_or_factory`` is a world (it is deep-copied, never played itself) or a callable
     that makes one (called with ``seed=seed`` when it accepts a ``seed`` argument). Checked:
-    ``state`` is a flat list of finite floats; ``action_dim`` is a positive int; ``act``
-    returns ``(reward, next_state)`` with a finite float reward and a *new* list of the same
-    length equal to ``world.state``; ``terminal()`` is a bool and becomes True within
+    ``state`` is a plain Python list (no subclass) of finite numbers, each of
+    :data:`NUMBER_TYPES` (Python or NumPy floats and ints); ``action_dim`` is a positive int;
+    ``act`` returns ``(reward, next_state)`` with a finite reward (also of :data:`NUMBER_TYPES`)
+    and a *new* list of the same length equal to ``world.state``; ``terminal()`` is a bool
+    (Python or NumPy) and becomes True within
     ``max_steps`` actions; actions outside ``range(action_dim)`` raise; two worlds made with
     the same seed give the same episode for the same actions.
     """
