@@ -45,8 +45,19 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Executing a notebook (validate, autograde): no cell of the course needs more than a minute.
-c.Execute.timeout = 120
+# What a graded kernel may use (tapelab.grading.limits.Limits; make grade, make demo and the
+# tests read them here). Time is CPU seconds of the kernel and every process it starts, so a
+# grade does not depend on how busy the grading machine is. No correct cell of the course comes
+# near a minute of CPU (the slowest, a learning test, takes about 10 s); a heavier test cell can
+# get more with `"tapelab": {"cpu_seconds": N}` in its metadata in solutions/. A cell past its
+# budget is interrupted; a kernel past memory_mb of resident memory is stopped.
+c.Limits.cpu_seconds_per_cell = 60
+c.Limits.cpu_seconds_per_notebook = 600
+c.Limits.wall_factor = 5  # a cell that waits or sleeps is stopped after 5 x its CPU budget
+c.Limits.memory_mb = 2048
+
+# Plain nbgrader (validate, autograde by hand) counts wall-clock time only: the same backstop.
+c.Execute.timeout = int(c.Limits.wall_factor * c.Limits.cpu_seconds_per_cell)
 c.Execute.kernel_name = "python3"
 
 # Feedback shows each test's result and message, not the hidden tests' code or tracebacks

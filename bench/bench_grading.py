@@ -4,7 +4,8 @@ Both grade autograder/samples/submissions in fresh copies of the course, in this
 process's run, on this machine:
 
 - baseline: ``nbgrader autograde <assignment>`` for each assignment, one after the
-  other (nbgrader grades one notebook at a time), with the same cell time limit;
+  other (nbgrader grades one notebook at a time), given as many wall-clock seconds per cell
+  as the course gives a cell CPU seconds (on an idle machine the two agree);
 - the kit: :func:`tapelab.grading.driver.grade_class` on a LocalCluster of 2 workers
   (one per core here), which also writes the feedback HTML and the CSV.
 
@@ -102,15 +103,14 @@ def plain_nbgrader_seconds(cell_timeout: int) -> float:
         return time.perf_counter() - started
 
 
-def kit_report(cell_timeout: int):
-    """The kit's ClassReport for the sample class on a LocalCluster of WORKERS workers."""
-    from tapelab.grading.containment import Limits
+def kit_report():
+    """The kit's ClassReport for the sample class on a LocalCluster of WORKERS workers, with the course's limits."""
     from tapelab.grading.driver import grade_class
 
     with tempfile.TemporaryDirectory(prefix="bench-kit-") as tmp:
         config = _course(Path(tmp))
         return grade_class(SAMPLES / "submissions", config=config, workers=WORKERS, regrade=True,
-                           allow_unsandboxed=True, limits=Limits(cell_timeout_s=cell_timeout))
+                           allow_unsandboxed=True)
 
 
 def _seconds(execution: dict) -> float:
@@ -142,15 +142,18 @@ def cell_seconds(result) -> tuple[float, float]:
 
 
 def run() -> dict:
-    cell_timeout = json.loads((SAMPLES / "expected.json").read_text())["cell_timeout_s"]
+    from tapelab.grading.driver import Course
+    from tapelab.grading.limits import Limits
+
+    course = Course.from_config(REPO / "autograder" / "nbgrader_config.py")
+    cell_timeout = math.ceil(Limits.from_config(course.config).cpu_seconds_per_cell)
     floor = kernel_tf_import_seconds()
     floor_at_once = kernel_tf_import_seconds_at_once()
-    report = kit_report(cell_timeout)
+    report = kit_report()
     kit = report.seconds
     baseline = plain_nbgrader_seconds(cell_timeout)
-    # per notebook on one worker core: graded notebooks that ran to the end (no time limit hit)
-    normal = [r for r in report.results.values()
-              if r.status == "graded" and not any("time limit" in m for m in r.messages)]
+    # per notebook on one worker core: graded notebooks that ran to the end (no cell stopped)
+    normal = [r for r in report.results.values() if r.status == "graded" and not r.stops]
     per_notebook = sum(r.seconds for r in normal) / len(normal)
     imports, own_compute = (sum(part) / len(normal) for part in zip(*(cell_seconds(r) for r in normal)))
     cores = math.ceil(1400 * 4 * per_notebook / 3600)

@@ -7,7 +7,7 @@ Each student's notebook is the release version with the solution regions filled 
 - ``ada``: both right                                   -> 3 / 3
 - ``bob``: ``square`` returns ``x + x``                 -> 1 / 3, the assert's message
 - ``cyd``: the untouched release notebook               -> 0 / 3, NotImplementedError
-- ``dee``: ``draw``'s cell loops forever                -> 2 / 3, stopped by the cell time limit
+- ``dee``: ``draw``'s cell loops forever                -> 2 / 3, stopped by the cell's CPU budget
 - ``eve``: invalid JSON                                  -> not gradable, 0 / 3
 
 :func:`graded_class` grades it once per test session with the kit's pipeline
@@ -96,16 +96,18 @@ def student_notebook(square: str | None, draw: str | None) -> nbformat.NotebookN
     return nb
 
 
-def course_config(root: Path, course_id: str, cell_timeout_s: int | None = None) -> Path:
+def course_config(root: Path, course_id: str, cpu_seconds_per_cell: int | None = None) -> Path:
     """The kit's autograder/nbgrader_config.py, copied under `root`/autograder for course `course_id`.
 
     The kit's config finds the course root from where it lies, so the copy configures `root`.
+    `cpu_seconds_per_cell` replaces the course's budget; plain nbgrader, which counts wall-clock
+    time only, then gets as many wall-clock seconds (the tests run it on an idle kernel).
     """
     path = root / "autograder" / "nbgrader_config.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     extra = f"c.CourseDirectory.course_id = {course_id!r}\n"
-    if cell_timeout_s is not None:
-        extra += f"c.Execute.timeout = {cell_timeout_s}\n"
+    if cpu_seconds_per_cell is not None:
+        extra += f"c.Limits.cpu_seconds_per_cell = {cpu_seconds_per_cell}\nc.Execute.timeout = {cpu_seconds_per_cell}\n"
     path.write_text((REPO / "autograder" / "nbgrader_config.py").read_text() + "\n# The test course.\n" + extra)
     return path
 
@@ -114,7 +116,7 @@ def make_course(root: Path) -> Path:
     """Write solutions/toy/toy.ipynb and autograder/nbgrader_config.py under `root`."""
     (root / "solutions" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
     nbformat.write(source_notebook(), root / "solutions" / ASSIGNMENT / NOTEBOOK)
-    course_config(root, "toy", cell_timeout_s=5)
+    course_config(root, "toy", cpu_seconds_per_cell=5)
     return root
 
 

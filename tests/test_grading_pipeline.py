@@ -54,7 +54,7 @@ def test_unreadable_notebook_is_listed_with_its_reason(toy):
 
 
 def test_endless_cell_is_stopped_and_the_rest_scored(toy):
-    """Is the endless cell stopped by the time limit, with a message naming it, and the finished cells scored?"""
+    """Is the endless cell stopped by its CPU budget, with a message naming it, and the finished cells scored?"""
     _, report = toy
     dee = report.results[("dee", ASSIGNMENT)]
     assert dee.status == GRADED

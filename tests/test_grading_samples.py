@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from tapelab.grading import gradebook
-from tapelab.grading.containment import Limits
 from tapelab.grading.driver import grade_class
 
 
@@ -21,15 +20,14 @@ def expected(repo):
 
 
 @pytest.fixture(scope="module")
-def graded(repo, expected, tmp_path_factory):
-    """Grade the samples once, in a copy of the course (the repository's gradebook stays untouched)."""
+def graded(repo, tmp_path_factory):
+    """Grade the samples once, in a copy of the course (the repository's gradebook stays untouched), with its limits."""
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(repo / "solutions", root / "solutions")
     (root / "autograder").mkdir()
     shutil.copy(repo / "autograder" / "nbgrader_config.py", root / "autograder")
     report = grade_class(repo / "autograder" / "samples" / "submissions",
-                         config=root / "autograder" / "nbgrader_config.py", workers=2, allow_unsandboxed=True,
-                         limits=Limits(cell_timeout_s=expected["cell_timeout_s"]))
+                         config=root / "autograder" / "nbgrader_config.py", workers=2, allow_unsandboxed=True)
     return root, report
 
 

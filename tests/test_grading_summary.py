@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tapelab.grading import cache, summary
-from tapelab.grading.jobs import FAILED, GRADED, NOT_GRADABLE, CellScore, JobResult
+from tapelab.grading.jobs import FAILED, GRADED, NOT_GRADABLE, CellScore, JobResult, stop_message
+from tapelab.grading.limits import cpu_stop
 
 
-def _result(student, assignment, score, best, status=GRADED, messages=(), key="k"):
+def _result(student, assignment, score, best, status=GRADED, messages=(), key="k", stops=()):
     return JobResult(student=student, assignment=assignment, status=status, score=score, max_score=best,
-                     cells=[CellScore("nb", "t", score, best)], messages=list(messages), key=key)
+                     cells=[CellScore("nb", "t", score, best)], messages=list(messages), key=key, stops=list(stops))
 
 
 def test_table_rows_columns_and_reasons():
     """Does the table show points/max per assignment, totals, '-' where nothing was submitted, and short reasons?"""
+    stop = replace(cpu_stop("test_x", 60.04, 60), notebook="nb")
+    assert stop_message(stop) == "nb: test_x used 60 s of CPU of its 60 s"
     results = {
         ("s1", "a1"): _result("s1", "a1", 3, 4),
         ("s1", "a2"): _result("s1", "a2", 0, 5, NOT_GRADABLE, ["a2.ipynb is not valid JSON (line 1, column 2)"]),
-        ("s2", "a1"): _result("s2", "a1", 2.5, 4, GRADED, ["nb: test_x ran past the per-cell time limit"]),
+        ("s2", "a1"): _result("s2", "a1", 2.5, 4, GRADED, ["nb: test_x used 60 s of CPU of its 60 s"], stops=[stop]),
     }
     lines = summary.table(results).splitlines()
     assert lines[0].split() == ["student", "a1", "a2", "total"]
     assert lines[2].split()[:2] == ["s1", "3/4"] and lines[2].endswith("3/9")
     assert "0/5 (a2.ipynb is not valid JSON (line 1, column 2))" in lines[2]
-    assert "2.5/4 (nb: test_x ran past the per-cell time limit)" in lines[3]
+    assert "2.5/4 (nb: test_x used 60 s of CPU of its 60 s)" in lines[3]
     assert lines[3].split()[-2:] == ["-", "2.5/4"]
 
 

@@ -29,10 +29,13 @@ import build  # noqa: E402
 import cases  # noqa: E402
 
 from tapelab.grading import intake, sandbox  # noqa: E402
+from tapelab.grading.limits import Limits  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-LIMITS = sandbox.Limits(cell_timeout_s=5, notebook_timeout_s=60, memory_mb=1024, cpu_s=8, nproc=64, fsize_mb=16)
+#: tight limits, so the batch takes seconds per case; the per-process CPU backstop stays above the budgets.
+LIMITS = Limits(cpu_seconds_per_cell=5, cpu_seconds_per_notebook=30, memory_mb=1024, process_cpu_s=40, nproc=64,
+                fsize_mb=16)
 
 def _messages(result) -> list[str]:
     """Everything a student reads about a result: summary messages, cell errors, notes in the notebook."""

@@ -178,13 +178,15 @@ CASES: list[Case] = [
          [r"review: .*input_transformers"], edit=_transformer),
     # resource exhaustion --------------------------------------------------------------------------
     Case("fork-bomb", "os.fork() in an endless loop before step", 2,
-         # contained by whichever limit bites first: the process limit, or the cell's time limit
-         [r"BlockingIOError|Resource temporarily unavailable|stopped answering|ran past the per-cell time limit"],
+         # contained by whichever limit bites first: the process limit, the cell's CPU budget (the forks'
+         # CPU counts), or the memory of all the forks together
+         [r"BlockingIOError|Resource temporarily unavailable|stopped answering|s of CPU of its|MB of memory"],
          edit=prepend("step", "import os\nwhile True:\n    os.fork()")),
     Case("memory-bomb", "allocates 1 MB after 1 MB until something gives, before step", 2,
-         [r"MemoryError|memory limit"],
+         [r"MemoryError|MB of memory, over its limit of 1024 MB"],
          edit=prepend("step", "hog = []\nwhile True:\n    hog.append(bytearray(1 << 20))")),
-    Case("infinite-loop", "a loop that never ends in norm's cell", 2, [r"CellTimeoutError|timeout"],
+    Case("infinite-loop", "a loop that never ends in norm's cell", 2,
+         [r"CellTimeoutError: this cell used [\d.]+ s of CPU of its 5 s and was interrupted"],
          edit=prepend("norm", "while True:\n    pass")),
     Case("ignores-interrupt", "a CPU loop that swallows KeyboardInterrupt: only the grader's kill stops it", 1,
          [r"kept running past its time limit although it was interrupted"],

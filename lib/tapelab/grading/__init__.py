@@ -13,6 +13,9 @@ The pipeline (``make grade``, ``make demo``), one idea per module:
 - :mod:`~tapelab.grading.provenance` the kit's version and pins, compared on every worker
 - :mod:`~tapelab.grading.containment` where jobs call :mod:`~tapelab.grading.sandbox`,
   :mod:`~tapelab.grading.intake` and :mod:`~tapelab.grading.integrity`
+- :mod:`~tapelab.grading.limits`   what a kernel may use (CPU seconds, memory), the stop messages
+- :mod:`~tapelab.grading.budget`   nbgrader's Execute with those budgets;
+  :mod:`~tapelab.grading.kernel` its sandboxed kernel, watched by :mod:`~tapelab.grading.watchdog`
 
 Importing this package imports nothing heavy; import the module you need.
 """

@@ -6,7 +6,8 @@
 SUBMISSIONS is a folder ``<student>/<assignment>/<notebook>.ipynb`` or an LMS
 zip (see :mod:`tapelab.grading.collect`). Results go where nbgrader puts them
 (autograder/autograded, autograder/feedback, autograder/gradebook.db) plus the
-grades CSV autograder/grades.csv. Exit status: 0 when every submission was
+grades CSV autograder/grades.csv. What a kernel may use (CPU seconds per cell,
+memory) is the ``Limits`` section of the course's nbgrader config. Exit status: 0 when every submission was
 graded, 1 when some could not be (listed in the table), 2 on a setup error
 (unreachable scheduler, a worker with another kit, no sandbox).
 """
@@ -17,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tapelab.grading.containment import Limits, SandboxUnavailable
+from tapelab.grading.containment import SandboxUnavailable
 from tapelab.grading.provenance import VersionMismatch
 
 def _default_config() -> Path:
@@ -38,9 +39,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--student", help="grade only this student")
     p.add_argument("--regrade", action="store_true", help="grade again even submissions graded before")
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the course's nbgrader_config.py")
-    p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: the config's Execute.timeout)")
-    p.add_argument("--notebook-timeout", type=int, default=Limits().notebook_timeout_s,
-                   help="wall-clock seconds per notebook (default: %(default)s)")
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="run student code without the sandbox when it is unavailable (trusted submissions only)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -50,15 +48,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
-    from tapelab.grading import summary
     from tapelab.grading.cluster import SchedulerUnreachable
-    from tapelab.grading.containment import Limits
-    from tapelab.grading.driver import Course, grade_class
+    from tapelab.grading.driver import grade_class
 
     args = parser().parse_args(argv)
-    course = Course.from_config(args.config)
-    cell_timeout = args.cell_timeout or int(course.config.get("Execute", {}).get("timeout", Limits().cell_timeout_s))
-    limits = Limits(cell_timeout_s=cell_timeout, notebook_timeout_s=args.notebook_timeout)
     bar = None
 
     def on_start(jobs: int, workers: int, dashboard: str | None) -> None:
@@ -76,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = grade_class(args.submissions, config=args.config, scheduler=args.scheduler, workers=args.workers,
-                             student=args.student, regrade=args.regrade, limits=limits,
+                             student=args.student, regrade=args.regrade,
                              allow_unsandboxed=args.allow_unsandboxed, on_start=on_start, on_result=on_result)
     except (SchedulerUnreachable, VersionMismatch, SandboxUnavailable, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -96,14 +89,10 @@ def samples_folder() -> Path:
 def demo(workers: int | None = None, *, regrade: bool = False, progress: bool = True) -> int:
     """``make demo``'s grading step: grade the sample class in parallel and print the table.
 
-    Uses the cell time limit written in autograder/samples/expected.json; results go
-    where ``make grade`` puts them (autograder/autograded, feedback, grades.csv).
+    The limits are the course's (autograder/nbgrader_config.py); results go where
+    ``make grade`` puts them (autograder/autograded, feedback, grades.csv).
     """
-    import json
-
-    samples = samples_folder()
-    expected = json.loads((samples / "expected.json").read_text())
-    argv = [str(samples / "submissions"), "--cell-timeout", str(expected["cell_timeout_s"])]
+    argv = [str(samples_folder() / "submissions")]
     argv += ["--workers", str(workers)] if workers else []
     argv += ["--regrade"] if regrade else []
     argv += [] if progress else ["--no-progress"]

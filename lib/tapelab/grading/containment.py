@@ -1,7 +1,7 @@
 """Where a grading job meets the sandbox: limits, the sandbox check, kernel config.
 
-The sandbox itself (bubblewrap around each kernel, resource limits) lives in
-:mod:`tapelab.grading.sandbox`, input checks in :mod:`tapelab.grading.intake`.
+The sandbox itself (bubblewrap around each kernel) lives in :mod:`tapelab.grading.sandbox`,
+the limits in :mod:`tapelab.grading.limits`, input checks in :mod:`tapelab.grading.intake`.
 This module is the one place the grading pipeline calls them; grading refuses to
 run student code unsandboxed unless the instructor opts out (``--allow-unsandboxed``),
 and the CLI reports :class:`SandboxUnavailable` as a setup error.
@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from tapelab.grading import intake, integrity, sandbox
-from tapelab.grading.sandbox import Limits, SandboxUnavailable
+from tapelab.grading.limits import Limits
+from tapelab.grading.sandbox import SandboxUnavailable
 
 __all__ = ["Limits", "SandboxUnavailable", "check_sandbox", "is_sandboxed", "kernel_config",
            "inspect_submission", "check_tampering", "inspect_notebook", "extract_zip"]

@@ -135,6 +135,7 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
                 on_result: Callable[[JobResult, bool], None] | None = None) -> ClassReport:
     """Grade every submission under `submissions` (folder or zip) of the course configured by `config`.
 
+    `limits` default to the ``Limits`` section of the course config.
     `on_start(jobs_to_grade, workers, dashboard)` is called once the cluster is up;
     `on_result(result, reused)` once per (student, assignment). Raises
     :class:`~tapelab.grading.cluster.SchedulerUnreachable`,
@@ -145,8 +146,7 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
     course = Course.from_config(config)
     known = assignments(course.source)
     found = collect(submissions, known, student=student)
-    limits = limits or Limits(cell_timeout_s=int(course.config.get("Execute", {}).get("timeout",
-                                                                                    Limits().cell_timeout_s)))
+    limits = limits or Limits.from_config(course.config)
     kit = kit_fingerprint()
     sources = {a: source_files(course.source, a) for a in {s.assignment for s in found.submissions}}
     specs = {(s.student, s.assignment): JobSpec(s.student, s.assignment, s.files, sources[s.assignment],

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from tapelab.grading import containment
 from tapelab.grading.containment import Limits
+from tapelab.grading.limits import CellStop
 from tapelab.grading.provenance import check_same_kit, kit_fingerprint
 
 GRADED, NOT_GRADABLE, FAILED = "graded", "not-gradable", "failed"
@@ -51,6 +52,7 @@ class JobSpec:
     ``gradebook`` is a gradebook that already records the assignment (from
     :func:`record_assignment`, made once per assignment by the driver), which saves
     each job nbgrader's ``generate_assignment`` and the creation of a database.
+    ``limits`` are what the kernel may use, normally the course config's (``Limits.from_config``).
     """
 
     student: str
@@ -113,16 +115,24 @@ class JobResult:
     seconds: float = 0.0
     containment: str = ""
     steps: dict[str, float] = field(default_factory=dict)
+    stops: list[CellStop] = field(default_factory=list)
 
     @property
     def reason(self) -> str:
-        """Short reason for the summary table: why not graded, or what stopped cells."""
+        """Short reason for the summary table: why not graded, or what stopped the first stopped cell."""
+        if self.status == GRADED and self.stops:
+            return stop_message(self.stops[0])
         return self.messages[0] if self.messages else ""
 
     @property
     def scores(self) -> dict[str, float]:
         """grade_id -> points."""
         return {c.grade_id: c.score for c in self.cells}
+
+
+def stop_message(stop: CellStop) -> str:
+    """The summary line of a stopped cell: '<notebook>: <what happened>'."""
+    return f"{stop.notebook}: {stop.summary}" if stop.notebook else stop.summary
 
 
 def _hash_files(files: dict[str, bytes]) -> str:
@@ -233,10 +243,9 @@ def grade_job(spec: JobSpec) -> JobResult:
         else:
             steps.insert(0, "generate_assignment")
         notebooks = max(1, sum(n.endswith(".ipynb") for n in spec.source))
-        wall = spec.limits.notebook_timeout_s * notebooks + STARTUP_SLACK_S
+        wall = round(spec.limits.notebook_wall_s * notebooks + STARTUP_SLACK_S)
         returncode = _run(job_dir, {
             "student": spec.student, "assignment": spec.assignment, "config": config, "steps": steps,
-            "cell_timeout_s": spec.limits.cell_timeout_s, "notebook_timeout_s": spec.limits.notebook_timeout_s,
         }, grading_env(spec.seed, spec.threads, job_dir), wall)
         if returncode is None:
             result.messages.append(f"grading stopped after the wall-clock limit of {wall} s; no score recorded")
@@ -336,7 +345,7 @@ def record_assignment(assignment: str, source: dict[str, bytes], config: dict | 
         _write(job_dir / "course" / "source" / assignment, source)
         config = _job_config(config or {})
         returncode = _run(job_dir, {"student": "", "assignment": assignment, "config": config,
-                                    "steps": ["generate_assignment"], "cell_timeout_s": 1, "notebook_timeout_s": 1},
+                                    "steps": ["generate_assignment"]},
                           grading_env(0, 1, job_dir), STARTUP_SLACK_S)
         found = json.loads((job_dir / "result.json").read_text()) if (job_dir / "result.json").exists() else {}
         step = found.get("steps", {}).get("generate_assignment", {})
@@ -369,7 +378,6 @@ def _collect(result: JobResult, job_dir: Path, returncode: int) -> None:
             result.messages.append(f"nbgrader {step} failed: {_cause(outcome['error'] + chr(10) + outcome['log'])}")
             if step != "generate_feedback":
                 return
-    result.messages.extend(dict.fromkeys(found.get("stops", [])))
     course = job_dir / "course"
     result.records = {"notebooks": found["notebooks"]}
     submitted_any = False
@@ -379,8 +387,9 @@ def _collect(result: JobResult, job_dir: Path, returncode: int) -> None:
         for grade in nb["grades"]:
             result.cells.append(CellScore(nb["name"], grade["name"], float(grade["auto_score"] or 0.0),
                                           float(max_scores.get(grade["name"], 0.0)), grade["error"]))
-        result.messages.extend(f"{nb['name']}: {cell} ran past the per-cell time limit and was stopped"
-                               for cell in nb["timeouts"])
+        stops = [CellStop(**stop) for stop in nb["stops"]]
+        result.stops += stops
+        result.messages.extend(stop_message(stop) for stop in stops)
         for kind, folder in (("autograded", "autograded"), ("feedback", "feedback")):
             ext = ".ipynb" if kind == "autograded" else ".html"
             file = course / folder / result.student / result.assignment / f"{nb['name']}{ext}"

@@ -13,12 +13,12 @@ def _points(value: float) -> str:
 
 
 def cell(result: JobResult | None) -> str:
-    """'7/10', or '0/10 (why)' when the notebook was not graded or cells were stopped."""
+    """'7/10', or '0/10 (why)' when the notebook was not graded or the grader stopped a cell."""
     if result is None:
         return "-"
     text = f"{_points(result.score)}/{_points(result.max_score)}"
     why = result.reason
-    if why and (result.status != GRADED or "time limit" in why or "kernel" in why or "not run" in why):
+    if why and (result.status != GRADED or result.stops):
         short = why if len(why) <= REASON_WIDTH else why[: REASON_WIDTH - 1] + "…"
         text += f" ({short})"
     return text
