@@ -123,15 +123,18 @@ def test_same_qlearner_submission_grades_identically(graded):
 
 
 def _hidden_lines(repo, assignment: str) -> list[str]:
-    """The distinctive lines of the hidden tests of `assignment`'s source notebook."""
+    """The lines of the hidden tests of `assignment`'s source notebook that the released notebook does not show."""
     import nbformat
 
+    shown = "\n".join(c.source for p in (repo / "course" / assignment).glob("*.ipynb")
+                      for c in nbformat.read(p, as_version=4).cells)
     lines = []
     for path in (repo / "solutions" / assignment).glob("*.ipynb"):
         for cell in nbformat.read(path, as_version=4).cells:
             if "### BEGIN HIDDEN TESTS" in cell.source:
                 region = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
-                lines += [line.strip() for line in region.splitlines() if len(line.strip()) >= 25]
+                lines += [line.strip() for line in region.splitlines()
+                          if len(line.strip()) >= 25 and line.strip() not in shown]
     return lines
 
 
