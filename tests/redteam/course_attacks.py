@@ -1,25 +1,27 @@
 """Patching attacks on the real course notebooks: wrong answers dressed up to pass.
 
-Two hostile students per course notebook, each with a :data:`PATCHES` cell put in
-front of their first answer, before any test runs:
+Hostile students for each course notebook, each with a :data:`PATCHES` cell put
+in front of their first answer, before any test runs:
 
-* ``patched-<assignment>``: every answer cell holds a wrong answer (the first
-  wrong answer of ``tests/fixtures/answers/<assignment>.toml`` for that cell);
+* ``patched-<student>``: each wrong student of ``tests/fixtures/answers/<assignment>.toml``
+  again, their wrong answers now behind the patches: the cells they lose must
+  still score 0;
 * ``liar-<assignment>``: every function, class and value the solution defines is
   an object that agrees with everything (``__eq__`` always true, any attribute,
-  any call, any number).
+  any call, any number): every graded cell must score 0.
 
 :data:`PATCHES` replaces what a careless test would believe: NumPy's, math's,
 SymPy's and TensorFlow's comparison functions, the kit's own checkers
 (``tapelab.chainrule.check_adjoints``, ``tapelab.feedback.expect``,
 ``tapelab.worlds.check_world``) and the notebook's names of the trusted
-comparisons. Every graded cell of both students must score 0.
+comparisons.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -103,26 +105,39 @@ def _solution_sources(notebook: str, repo: Path) -> dict[str, str]:
             if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
 
 
-def attacks(path: Path, repo: Path = mistake_build.REPO) -> dict[str, tuple[str, nbformat.NotebookNode]]:
-    """student -> (notebook, submission) of the two hostile students of one answers file."""
-    loaded = answers.load(path)
-    notebook = loaded[0].notebook
+@dataclass(frozen=True)
+class Attack:
+    """A hostile student's submission and the graded cells that must score 0."""
+
+    student: str
+    notebook: str
+    submission: nbformat.NotebookNode
+    must_lose: frozenset[str]
+
+
+def _with_patches(nb: nbformat.NotebookNode, cells: list[str], code: dict[str, str]) -> nbformat.NotebookNode:
+    """`nb` with `code` in its answer cells and :data:`PATCHES` in front of the first one."""
+    first = True
+    for cell in nb.cells:
+        grade_id = mistake_build._grade_id(cell)
+        if grade_id in cells:
+            body = code.get(grade_id, cell.source)
+            cell.source = (PATCHES + "\n\n" + body) if first else body
+            first = False
+    return nb
+
+
+def attacks(path: Path, repo: Path = mistake_build.REPO) -> list[Attack]:
+    """The hostile students of one answers file: each wrong student behind the patches, and the liar."""
+    group = answers.students(answers.load(path))
+    notebook = group[0].notebook
     cells = _answer_cells(notebook, repo)
-    wrong = {}
-    for answer in loaded:
-        if answer.loses and answer.cell not in wrong:
-            wrong[answer.cell] = answer.code
-    sources = _solution_sources(notebook, repo)
-    liars = {cell: liar_cell(sources[cell]) for cell in cells}
-    out = {}
-    for kind, code in (("patched", wrong), ("liar", liars)):
-        nb = mistake_build.student_notebook(notebook, repo)
-        first = True
-        for cell in nb.cells:
-            grade_id = mistake_build._grade_id(cell)
-            if grade_id in cells:
-                body = code.get(grade_id, "")
-                cell.source = (PATCHES + "\n\n" + body) if first else body
-                first = False
-        out[f"{kind}-{notebook.split('/')[0]}"] = (notebook, nb)
+    out = []
+    for student in (s for s in group if not s.correct):
+        nb = _with_patches(answers.submission(student, repo), cells, {})
+        out.append(Attack(f"patched-{student.name}", notebook, nb, student.loses))
+    liars = {cell: liar_cell(source) for cell, source in _solution_sources(notebook, repo).items()}
+    nb = _with_patches(mistake_build.student_notebook(notebook, repo), cells, liars)
+    out.append(Attack(f"liar-{notebook.split('/')[0]}", notebook, nb,
+                      frozenset(mistake_build.points(notebook, repo))))
     return out
