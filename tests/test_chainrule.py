@@ -386,3 +386,96 @@ def test_more_messages_are_pinned():
         "w̄ of w1 uses z; write adjoints in the node symbols w1, w2, w3, w4, w5 or the inputs x1, x2."
     )
     assert str(cr.Graph((n1, n2), (x1,))) == "w1 := x1\nw2 := y = 2·w1"
+
+
+def test_local_derivatives_are_the_parents_partials():
+    """Is node.local_derivative(p) ∂node/∂p in the parents' symbols, and an unknown parent named?"""
+    g = cr.seed_graph()
+    assert g.node("w3").local_derivative("w1") == w2
+    assert g.node("w3").local_derivative("w2") == w1
+    assert g.node("w4").local_derivative("w1") == sp.cos(w1)
+    values = cr.forward(g, cr.SEED_POINT)
+    assert float(g.node("w4").local_derivative("w1").subs(values)) == pytest.approx(math.cos(math.pi / 4), abs=TOL)
+    with pytest.raises(KeyError, match="'w2' is not a parent of w4; its parents are w1."):
+        g.node("w4").local_derivative("w2")
+
+
+def test_tape_adjoints_are_the_tapes_on_every_node(points):
+    """Does tape_adjoints give the tape's w̄ of every node, equal to the chain rule's, on two graphs?"""
+    g = cr.seed_graph()
+    for p in points:
+        got = cr.tape_adjoints(g, p)
+        assert got == pytest.approx(seed_tape_adjoints(p), abs=TOL)
+    other = cr.Graph.from_nodes({"w1": "x1", "w2": "x2", "w3": "x3", "w4": "w1*w2", "w5": "sin(w1)",
+                                 "w6": "w3/(1 + w1**2)", "w7": "exp(w4)", "w8": "w4*w5", "w9": "w6 + w7 + w8"})
+    for p in np.random.default_rng(5).uniform(-1, 1, size=(3, 3)):
+        assert cr.tape_adjoints(other, p) == pytest.approx(cr.adjoints(other, p), abs=1e-12)
+    dead = cr.Graph.from_nodes({"w1": "x1", "w2": "sin(w1)", "w3": "2*w1"})
+    assert cr.tape_adjoints(dead, [0.5]) == {"w1": 2.0, "w2": 0.0, "w3": 1.0}
+
+
+def _honest_backward(graph, x):
+    values = cr.forward(graph, x)
+    wbar = {name: 0.0 for name in graph.names}
+    wbar[graph.output.name] = 1.0
+    for child in reversed(graph.nodes):
+        for parent in child.parents:
+            wbar[parent] += wbar[child.name] * float(child.local_derivative(parent).subs(values))
+    return wbar
+
+
+def test_withheld_lets_an_honest_reverse_pass_run_and_refuses_the_library():
+    """Inside withheld(), does a hand-written reverse pass run while adjoints & co. raise, and come back after?"""
+    g = cr.seed_graph()
+    with cr.withheld():
+        got = _honest_backward(g, cr.SEED_POINT)
+        assert cr.forward(g, cr.SEED_POINT)["w5"] == pytest.approx(math.sin(math.pi / 4) + 3 * math.pi / 4)
+        for name in ("adjoints", "gradient", "tape_adjoints", "reference_gradients"):
+            with pytest.raises(AssertionError, match=f"^backward must compute the adjoints itself, actual: it "
+                                                     f"called chainrule.{name}, which computes them; use "
+                                                     "chainrule.forward for the values and "
+                                                     r"node.local_derivative\(p\) for the local derivatives.$"):
+                getattr(cr, name)(g, cr.SEED_POINT)
+        for call in (lambda: cr.adjoint_exprs(g), lambda: cr.derivation(g), lambda: cr.contributions(g),
+                     lambda: cr.check_adjoints({"w1": 0.0}, g), lambda: cr.check_gradient([0.0, 0.0], g)):
+            with pytest.raises(AssertionError, match="^backward must compute the adjoints itself"):
+                call()
+    assert got == pytest.approx(cr.adjoints(g, cr.SEED_POINT), abs=TOL)
+    with pytest.raises(ZeroDivisionError):
+        with cr.withheld():
+            1 / 0
+    assert cr.gradient(g, cr.SEED_POINT) == pytest.approx([math.cos(math.pi / 4) + 3, math.pi / 4])
+    assert cr.adjoints.__name__ == "adjoints" and cr.adjoints.__doc__.startswith("w̄ = ∂y/∂w for every node at x")
+
+
+def test_withheld_refuses_the_library_under_any_name():
+    """Is chainrule.adjoints refused through an alias, a default and a partial (the check is in the function)?"""
+    import functools
+
+    alias = cr.adjoints
+
+    def through_default(graph, x, f=cr.gradient):
+        return f(graph, x)
+
+    calls = {"adjoints": [lambda g, x: alias(g, x), functools.partial(cr.adjoints)], "gradient": [through_default]}
+    for name, functions in calls.items():
+        for fn in functions:
+            with cr.withheld():
+                with pytest.raises(AssertionError, match=f"it called chainrule.{name}, which computes them"):
+                    fn(cr.seed_graph(), cr.SEED_POINT)
+    assert cr.adjoints(cr.seed_graph(), (0.0, 1.0))["w2"] == 0.0
+
+
+def test_numeric_claims_are_reported_as_numbers():
+    """Are numbers reported as numbers (one, at the point), with no random points in the head?"""
+    a, b = cr.SEED_POINT
+    report = cr.check_adjoints({"w1": b, "w2": 0.5}, n_random=0)
+    assert report.text.splitlines()[0] == "adjoint check at x = [0.7854, 3]: FAILED at w1, w2"
+    assert report.messages["w1"] == (
+        "w̄1 = 3 at x = [0.7854, 3] leaves out the path through w4; "
+        "w̄1 must add up one term w̄c·∂c/∂w1 for every child c of w1 (w3, w4)."
+    )
+    assert report.messages["w2"] == (
+        "w̄2 is wrong: at x = [0.7854, 3] expected 0.785398, found 0.5; "
+        "check the children of w2 (w3) and their local derivatives."
+    )

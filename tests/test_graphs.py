@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 from tapelab import chainrule as cr  # noqa: E402
-from tapelab.graphs import draw_graph, layers  # noqa: E402
+from tapelab.graphs import draw_graph, layers, layout  # noqa: E402
 
 
 def node_artists(fig: Figure, graph: cr.Graph):
@@ -87,3 +87,64 @@ def test_adjoints_can_be_replaced():
     assert labels["w1"].endswith("w̄ 0.707")
     assert labels["w2"].endswith(f"w̄ {cr.SEED_POINT[0]:.3f}")
     assert fig.axes[0].get_title() == "student"
+
+
+G2 = {"w1": "x1", "w2": "x2", "w3": "w1*w2", "w4": "exp(w3)", "w5": "sin(w1)", "w6": "w2*w5", "w7": "w4 + w6"}
+HIDDEN = {"w1": "x1", "w2": "x2", "w3": "x3", "w4": "w1*w2", "w5": "sin(w1)", "w6": "w3/(1 + w1**2)",
+          "w7": "exp(w4)", "w8": "w4*w5", "w9": "w6 + w7 + w8"}
+
+
+def arrows_through_boxes(fig: Figure, graph: cr.Graph) -> list[str]:
+    """The arrows that pass through a box other than their own two (sampled along each curve)."""
+    ax = fig.axes[0]
+    boxes = {p.get_gid(): p.get_bbox() for p in ax.patches if isinstance(p, FancyBboxPatch)}
+    hits = []
+    for arrow in (p for p in ax.patches if isinstance(p, FancyArrowPatch)):
+        ends = set(arrow.get_gid().split("->"))
+        path = arrow.get_path()
+        points = np.vstack([curve(np.linspace(0, 1, 30)) for curve, _ in path.iter_bezier()])
+        for name, box in boxes.items():
+            inside = ((points[:, 0] > box.x0) & (points[:, 0] < box.x1)
+                      & (points[:, 1] > box.y0) & (points[:, 1] < box.y1))
+            if name not in ends and inside.any():
+                hits.append(f"{arrow.get_gid()} through {name}")
+    return hits
+
+
+def test_seed_layout_has_no_crossing():
+    """Is the seed graph laid out without crossing arrows (w4 = sin(w1) beside w1, w3 = w1·w2 between them)?"""
+    plan = layout(cr.seed_graph())
+    assert plan.crossings == 0
+    assert plan.rows == [["w1", "w2"], ["w4", "w3"], ["w5"]]
+    assert set(plan.routes) == {("w1", "w3"), ("w2", "w3"), ("w1", "w4"), ("w3", "w5"), ("w4", "w5")}
+
+
+def test_an_arrow_that_skips_a_layer_gets_a_free_slot():
+    """Does w2 -> w6 (depth 0 to 2) pass layer 1 in a slot of its own, with one crossing at most in g's graph?"""
+    g = cr.Graph.from_nodes(G2)
+    plan = layout(g)
+    assert ("w2", "w6", 1) in plan.rows[1]
+    route = plan.routes[("w2", "w6")]
+    assert len(route) == 3 and route[1] not in plan.positions.values()
+    assert plan.crossings == 1  # the fewest possible: w6's parents w5 and w2 lie on both sides of w3
+    assert len({plan.positions[n] for n in g.names}) == len(g.names)
+
+
+def test_no_arrow_runs_through_a_box():
+    """In the drawn seed graph, g's graph and a three-input graph, does every arrow avoid the other boxes?"""
+    for spec, x in ((None, cr.SEED_POINT), (G2, (0.8, 1.4)), (HIDDEN, (0.3, -0.4, 0.9))):
+        g = cr.seed_graph() if spec is None else cr.Graph.from_nodes(spec)
+        assert arrows_through_boxes(draw_graph(g, x), g) == []
+
+
+def test_large_graphs_are_ordered_by_barycentres():
+    """Does a graph too large to try every order still get a layout with every node and every arrow?"""
+    x1, x2, x3 = sp.symbols("x1 x2 x3")
+    g = cr.Graph.from_expr(sp.sin(x1 * x2) * sp.exp(x3) + x1 * x3 + sp.cos(x2 + x3) * x1 + x2 ** 2 * x3)
+    plan = layout(g)
+    assert set(plan.positions) == set(g.names)
+    assert len(plan.routes) == sum(len(n.parents) for n in g.nodes)
+    for (parent, child), route in plan.routes.items():
+        assert route[0] == plan.positions[parent] and route[-1] == plan.positions[child]
+        assert [x for x, _ in route] == sorted(x for x, _ in route)
+    assert arrows_through_boxes(draw_graph(g), g) == []

@@ -134,6 +134,8 @@ MISTAKE_CASES = [
      [('wbar["w1"] = sp.cos(w1) + w2', 'wbar["w1"] = sp.cos(w1)')], "adjoint-missing-path"),
     ("02_chain_rule", "graph2_adjoints", "test_graph2_adjoints",
      [('"w1": sp.exp(w3) * w2 + w2 * sp.cos(w1),', '"w1": sp.exp(w3) * w2,')], "adjoint-missing-path"),
+    ("02_chain_rule", "backward", "test_backward",
+     [("wbar[parent] += ", "wbar[parent] = ")], "adjoint-missing-path"),
     ("03_jacobians", "jacobian", "test_jacobian",
      [("        tape.watch(x)\n", "")], "no-watch"),
     ("03_jacobians", "jacobian", "test_jacobian",
@@ -238,6 +240,59 @@ def test_sanitizers_touch_only_what_varies() -> None:
     assert clean("100%|██████████| 200/200 [00:03<00:00, 58.21it/s]") == clean("100%|██████████| 200/200 [00:05<00:00, 38.90it/s]")
     kept = "[3.7071 0.7854] tf.Tensor(6.0, shape=(), dtype=float32) step 3 took 12 games, 0.5 s-1 "
     assert clean(kept) == kept
+
+
+# ------------------------------------------------------------------ 02: backward must be the student's own reverse pass
+
+PULL = """
+def backward(graph, x):
+    values = chainrule.forward(graph, x)
+    wbar = {}
+    for node in reversed(graph.nodes):
+        terms = [wbar[c] * float(graph.node(c).local_derivative(node.name).subs(values)) for c in graph.children(node.name)]
+        wbar[node.name] = sum(terms) if terms else 1.0
+    return wbar
+"""
+#: (name, the student's backward cell, None when test_backward must pass, else a text of its message)
+BACKWARD_CASES = [
+    ("pull-from-the-children", PULL, None),
+    ("calls-adjoints", "def backward(graph, x):\n    return chainrule.adjoints(graph, x)",
+     "backward must compute the adjoints itself, actual: it called chainrule.adjoints"),
+    ("calls-an-imported-alias", "from tapelab.chainrule import adjoints as reverse\n\n"
+     "def backward(graph, x):\n    return reverse(graph, x)", "it called chainrule.adjoints"),
+    ("library-in-a-default", "def backward(graph, x, f=chainrule.gradient):\n"
+     "    return dict(zip(graph.names, [*f(graph, x), 1.0, 1.0, 1.0]))", "it called chainrule.gradient"),
+    ("through-the-picture", "def backward(graph, x):\n    graphs.draw_graph(graph, x)\n    return {}",
+     "it called chainrule.adjoints"),
+    ("a-partial", "import functools\nbackward = functools.partial(chainrule.adjoints)", "it called chainrule.adjoints"),
+    ("a-pristine-copy", "from tapelab.grading.trusted import pristine as saved\n\n"
+     "def backward(graph, x):\n    return saved('tapelab.chainrule').adjoints(graph, x)", "it called chainrule.adjoints"),
+    ("the-checkers-errors", "def backward(graph, x):\n"
+     "    return {n: chainrule.check_adjoints({n: 0.0}, graph, at=x).errors[n] for n in graph.names}",
+     "it called chainrule._symbolic"),
+    ("sympy-numbers", PULL.replace("float(graph.node(c)", "(graph.node(c)").replace("1.0", "sp.Integer(1)"),
+     "must be a float, found a"),
+    ("inputs-only", PULL.replace("    return wbar", "    return {n.name: wbar[n.name] for n in graph.input_nodes()}"),
+     "the dict has no entry for w3, w4, w5"),
+]
+
+
+@pytest.mark.parametrize("name, code, message", BACKWARD_CASES, ids=[c[0] for c in BACKWARD_CASES])
+def test_02_backward_is_checked_as_the_students_own(runs, name, code, message) -> None:
+    """Does test_backward pass a reverse pass written another way, and fail one that calls the library's?"""
+    import tapelab.chainrule
+
+    run = _run(runs, "02_chain_rule")
+    try:
+        run.run(code)
+        if message is None:
+            run.run(run.cells["test_backward"])
+        else:
+            with pytest.raises(AssertionError, match=re.escape(message)):
+                run.run(run.cells["test_backward"])
+    finally:
+        run.run(run.cells["backward"])
+    assert tapelab.chainrule.adjoints(tapelab.chainrule.seed_graph(), (0.0, 1.0))["w2"] == 0.0  # put back
 
 
 # ------------------------------------------------------------------ 04: the Q-learning tests tell right from wrong

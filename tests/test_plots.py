@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from tapelab.plots import learning_curves, moving_average, q_heatmap, q_snapshots
+from tapelab.plots import compare_runs, learning_curves, moving_average, q_heatmap, q_snapshots
 from tapelab.qstar import q_star
 from tapelab.training import History
 from tapelab.worlds import MultiArmedBandit2
@@ -77,3 +77,38 @@ def test_q_snapshots_plot():
     np.testing.assert_allclose(lines[0].get_ydata(), [QSTAR(h.probe_states[2])[0] * g / 120 for g in (40, 80, 120)])
     with pytest.raises(ValueError, match="train with probe_states"):
         q_snapshots(History(), QSTAR)
+
+
+def test_q_snapshots_keeps_tied_q_star_lines_visible():
+    """Do equal Q* lines (arms 1 and 3 in state 0 after one pull: 41.8) take turns dash by dash, each in the legend?"""
+    h = history()
+    state = h.probe_states[0]
+    exact = QSTAR(state)
+    assert abs(exact[1] - exact[3]) < 0.05
+    ax = q_snapshots(h, QSTAR, state=state).axes[0]
+    dashed = {line.get_label(): line for line in ax.lines if len(line.get_xdata()) == 2}
+    assert sorted(dashed) == sorted(f"Q*(s, {a}) = {exact[a]:.1f}" for a in range(4))
+    one, three = dashed[f"Q*(s, 1) = {exact[1]:.1f}"], dashed[f"Q*(s, 3) = {exact[3]:.1f}"]
+    (offset_1, dashes_1), (offset_3, dashes_3) = one._unscaled_dash_pattern, three._unscaled_dash_pattern
+    assert dashes_1 == dashes_3 == (4.0, 4.0) and offset_1 != offset_3  # same dashes, shifted: they alternate
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:4] == [f"Q(s, {a})" for a in range(4)] and len(labels) == 8
+    low, high = ax.get_ylim()
+    assert high > max(exact) and low < min(np.min([q[0] for _, q in h.snapshots]), min(exact))
+
+
+def test_compare_runs_puts_returns_and_distances_on_one_figure():
+    """Does compare_runs draw one return curve per run and, from the snapshots, the mean |Q − Q*| on a log scale?"""
+    good, bad = history(), history()
+    bad.snapshots = [(g, q + 10.0) for g, q in bad.snapshots]
+    fig = compare_runs({"good": good, "bad": bad}, QSTAR, window=10, optimal_return=48.0)
+    ax_return, ax_error = fig.axes
+    assert [line.get_label() for line in ax_error.lines] == ["good", "bad"] and ax_error.get_yscale() == "log"
+    exact = np.array([QSTAR(s) for s in good.probe_states])
+    np.testing.assert_allclose(ax_error.lines[1].get_ydata(),
+                               [np.mean(np.abs(q - exact)) for _, q in bad.snapshots])
+    np.testing.assert_allclose(ax_return.lines[0].get_ydata(), moving_average(good.returns, 10))
+    assert any(np.allclose(line.get_ydata(), 48.0) for line in ax_return.lines)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["good", "bad", "optimal policy"]
+    plain = History(returns=[1.0, 2.0, 3.0], losses=[1.0, 1.0, 1.0])
+    assert len(compare_runs({"plain": plain}, QSTAR).axes) == 1

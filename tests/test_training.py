@@ -65,6 +65,17 @@ def test_train_accepts_any_train_step():
     assert np.isnan(history.losses).all()
 
 
+def test_a_train_step_that_never_acts_is_stopped():
+    """Does train() raise, naming world.act, when a train_step returns without acting (instead of looping)?"""
+    class Idle(QLearnerBase):
+        def train_step(self, world):
+            return {"loss": 0.0}
+
+    with pytest.raises(RuntimeError, match=r"^Idle.train_step\(world\) must act in the world once per call, actual: "
+                                           r"it returned without calling world.act\(action\), so the game would never end.$"):
+        train(Idle(5, 4), MultiArmedBandit2, 2, seed=0, progress=False)
+
+
 def test_progress_bar_runs(capsys):
     """Does train() with progress=True draw a tqdm bar (to stderr) and still train?"""
     history = train(fresh(2), MultiArmedBandit2, 3, seed=2, progress=True, desc="bandit")

@@ -20,7 +20,8 @@ At x = [π/4, 3] the gradient is therefore [cos(π/4) + 3, π/4]; the tempting
 
 Public API
 ----------
-- ``Node(name, expr, parents)``: one node; ``expr`` is a SymPy expression in its parents' symbols.
+- ``Node(name, expr, parents)``: one node; ``expr`` is a SymPy expression in its parents' symbols;
+  ``node.local_derivative(p)`` is ∂node/∂p, also in the parents' symbols.
 - ``Graph(nodes, inputs)``: nodes in topological order, the last one is the output y.
   ``Graph.from_nodes({"w1": "x1", ..., "w5": "w3 + w4"})`` lists nodes (parents are inferred);
   ``Graph.from_expr(x1*x2*sin(x2))`` decomposes an expression into w-nodes.
@@ -35,6 +36,9 @@ Public API
 - ``derivation(graph) -> str``: the chain-rule derivation, one line per node.
 - ``reference_gradients(graph, x) -> dict[str, numpy.ndarray]``: ∂y/∂x from sympy.diff, from
   tf.GradientTape (float64) and from a float64 central finite difference.
+- ``tape_adjoints(graph, x) -> dict[str, float]``: w̄ of every node from tf.GradientTape (float64).
+- ``withheld()``: a context in which every function here that computes adjoints raises, so that
+  a student's reverse pass (``backward(graph, x)``) is checked as their own work.
 - ``check_gradient(claimed, graph=None, *, at=None, seed=0, n_random=3, ...) -> GradientReport``
   (``.ok``, ``.errors`` per reference and component, ``.problems``, ``.text``, ``.assert_ok()``).
 - ``check_adjoints(claimed, graph=None, *, at=None, seed=0, n_random=3, ...) -> AdjointReport``:
@@ -49,11 +53,12 @@ x = [π/4, 3] does not pass.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +73,49 @@ SEED_POINT: tuple[float, float] = (math.pi / 4, 3.0)
 
 #: The three independent references every claimed gradient is compared with.
 REFERENCES: tuple[str, ...] = ("sympy.diff", "GradientTape", "finite differences")
+
+
+# ---------------------------------------------------------------------------- withheld answers
+
+#: While a test runs a student's reverse pass, the functions that compute adjoints refuse (see withheld()).
+_WITHHOLDING: list[int] = [0]
+
+
+def _answer(function: Any) -> Any:
+    """Mark `function` as one that computes adjoints (or gradients): it raises inside :func:`withheld`.
+
+    The check sits in the function itself, so an alias (``from tapelab.chainrule import adjoints``),
+    a default argument, a ``functools.partial`` or a pristine copy of the module refuse as well.
+    """
+    def answer(*args: Any, **kwargs: Any) -> Any:
+        if _WITHHOLDING[0]:
+            raise AssertionError(
+                f"backward must compute the adjoints itself, actual: it called chainrule.{function.__name__}, "
+                "which computes them; use chainrule.forward for the values and node.local_derivative(p) "
+                "for the local derivatives."
+            )
+        return function(*args, **kwargs)
+
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(answer, attribute, getattr(function, attribute))
+    return answer
+
+
+@contextlib.contextmanager
+def withheld() -> Iterator[None]:
+    """Within the block, every function that computes adjoints raises AssertionError.
+
+    A test calls a student's ``backward(graph, x)`` inside it: a call of ``chainrule.adjoints``,
+    ``gradient``, ``adjoint_exprs``, ``contributions``, ``derivation``, ``reference_gradients``,
+    ``tape_adjoints``, ``check_adjoints`` or ``check_gradient`` (or of ``graphs.draw_graph``, which
+    uses them) then fails with a message saying what to use instead. ``forward`` and the graph's
+    own methods (``local_derivative``, ``children``, ...) keep working.
+    """
+    _WITHHOLDING[0] += 1
+    try:
+        yield
+    finally:
+        _WITHHOLDING[0] -= 1
 
 
 # ---------------------------------------------------------------------------- the graph
@@ -94,6 +142,17 @@ class Node:
     def is_input(self) -> bool:
         """True for ``w := x`` nodes, which have no parents."""
         return not self.parents
+
+    def local_derivative(self, parent: str) -> sp.Expr:
+        """∂w/∂parent, the local derivative, in the parents' symbols: for w3 := w1*w2, ∂w3/∂w1 = w2.
+
+        Evaluate it at the forward values with ``float(expr.subs(values))`` (``values`` from
+        :func:`forward`, a dict name -> float).
+        """
+        if parent not in self.parents:
+            parents = ", ".join(self.parents) or "none"
+            raise KeyError(f"{parent!r} is not a parent of {self.name}; its parents are {parents}.")
+        return sp.diff(self.expr, sp.Symbol(parent))
 
     def __str__(self) -> str:
         return f"{self.name} := {_pretty(self.expr)}"
@@ -290,6 +349,7 @@ def forward(graph: Graph, x: Sequence[float] | np.ndarray) -> dict[str, float]:
     return values
 
 
+@_answer
 def contributions(graph: Graph) -> dict[str, list[tuple[str, sp.Expr]]]:
     """For every node w, the chain-rule terms of w̄: a list of (child c, w̄c·∂c/∂w) in w-symbols.
 
@@ -298,6 +358,7 @@ def contributions(graph: Graph) -> dict[str, list[tuple[str, sp.Expr]]]:
     return {k: list(v) for k, v in _symbolic(graph)[1].items()}
 
 
+@_answer
 def adjoint_exprs(graph: Graph) -> dict[str, sp.Expr]:
     """w̄ = ∂y/∂w for every node, symbolically, by the chain rule from the output back.
 
@@ -308,6 +369,7 @@ def adjoint_exprs(graph: Graph) -> dict[str, sp.Expr]:
     return dict(_symbolic(graph)[0])
 
 
+@_answer
 def adjoints(graph: Graph, x: Sequence[float] | np.ndarray) -> dict[str, float]:
     """w̄ = ∂y/∂w for every node at x, numerically, as reverse mode does it.
 
@@ -327,12 +389,14 @@ def adjoints(graph: Graph, x: Sequence[float] | np.ndarray) -> dict[str, float]:
     return bar
 
 
+@_answer
 def gradient(graph: Graph, x: Sequence[float] | np.ndarray) -> np.ndarray:
     """∂y/∂x at x: the adjoints of the input nodes, in the order of ``graph.inputs``."""
     bar = adjoints(graph, x)
     return np.array([bar[n.name] for n in graph.input_nodes()], dtype=np.float64)
 
 
+@_answer
 def derivation(graph: Graph) -> str:
     """The chain-rule derivation as text, one line per node from the output back.
 
@@ -350,6 +414,7 @@ def derivation(graph: Graph) -> str:
 # ---------------------------------------------------------------------------- references
 
 
+@_answer
 def reference_gradients(
     graph: Graph, x: Sequence[float] | np.ndarray, *, eps: float = 1e-6
 ) -> dict[str, np.ndarray]:
@@ -370,6 +435,23 @@ def reference_gradients(
     }
 
 
+@_answer
+def tape_adjoints(graph: Graph, x: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """w̄ = ∂y/∂w for every node at x from tf.GradientTape: the graph run node by node in float64.
+
+    The tape differentiates y with respect to each node's tensor, so this is an answer
+    independent of the chain rule written here (0 for a node without a path to y).
+    """
+    import tensorflow as tf
+
+    xv = tf.Variable(_point(graph, x), dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        values = _tf_forward(graph, xv)
+    grads = tape.gradient(values[graph.output.name], [values[n] for n in graph.names])
+    return {n: 0.0 if g is None else float(g) for n, g in zip(graph.names, grads)}
+
+
+@_answer
 def _tape_gradient(graph: Graph, x: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
@@ -380,6 +462,7 @@ def _tape_gradient(graph: Graph, x: np.ndarray) -> np.ndarray:
     return np.zeros_like(x) if g is None else np.asarray(g, dtype=np.float64)
 
 
+@_answer
 def _tf_forward(graph: Graph, xv: Any) -> dict[str, Any]:
     fns = _compiled(graph)
     values: dict[str, Any] = {}
@@ -391,6 +474,7 @@ def _tf_forward(graph: Graph, xv: Any) -> dict[str, Any]:
     return values
 
 
+@_answer
 def _fd_gradient(graph: Graph, x: np.ndarray, eps: float) -> np.ndarray:
     out = graph.output.name
     g = np.empty_like(x)
@@ -580,9 +664,10 @@ def check_adjoints(
             continue
         wrong.append(name)
         bar, k = f"w̄{_index(name)}", bad[0]
+        found = f"{_pretty(expr)} = {got[k]:.6g}" if expr.free_symbols else f"{got[k]:.6g}"
         messages[name] = (
             f"{bar} is wrong: at x = {_fmt_vec(points[use][k])} expected {want[k]:.6g}, "
-            f"found {_pretty(expr)} = {got[k]:.6g}; check the children of {name} "
+            f"found {found}; check the children of {name} "
             f"({', '.join(graph.children(name)) or 'none'}) and their local derivatives."
         )
         missing = _missing_paths(terms[name], got, lambda e: values(e)[use], atol, rtol)
@@ -590,13 +675,16 @@ def check_adjoints(
             codes[name] = "adjoint-missing-path"
             kids = " and ".join(missing)
             messages[name] = (
-                f"{bar} = {_pretty(expr)} leaves out the path through {kids}; "
+                f"{bar} = {_pretty(expr) if expr.free_symbols else f'{got[0]:.6g} at x = {_fmt_vec(first)}'} "
+                f"leaves out the path through {kids}; "
                 f"{bar} must add up one term w̄c·∂c/∂{name} for every child c of {name} "
                 f"({', '.join(graph.children(name))})."
             )
     ok = not wrong
     verdict = "ok" if ok else "FAILED at " + ", ".join(wrong)
-    head = f"adjoint check at x = {_fmt_vec(first)} and {n_random} random points (seed {seed}): {verdict}"
+    formulas = any(_sympify(v, local).free_symbols for v in claimed.values())
+    where = f" and {n_random} random points (seed {seed})" if formulas and n_random else ""
+    head = f"adjoint check at x = {_fmt_vec(first)}{where}: {verdict}"
     text = "\n".join([head, *("  " + messages[w] for w in wrong)])
     return AdjointReport(ok, errors, wrong, codes, messages, text)
 
@@ -667,6 +755,7 @@ def _expanded(graph: Graph) -> tuple[tuple[str, sp.Expr], ...]:
     return tuple(out.items())
 
 
+@_answer
 @functools.lru_cache(maxsize=64)
 def _symbolic(graph: Graph) -> tuple[dict[str, sp.Expr], dict[str, tuple[tuple[str, sp.Expr], ...]]]:
     """(w̄ per node, chain-rule terms per node), both in w-symbols."""

@@ -2,11 +2,17 @@
 
 Every function returns a ``matplotlib.figure.Figure`` and never shows it; in a notebook the
 figure displays when it is the cell's last value.
+
+- ``learning_curves(history)``: return and loss per game of one run;
+- ``q_heatmap(q_values, qstar, step=1)``: the learned Q(s, a) beside Q*(s, a);
+- ``q_snapshots(history, qstar)``: Q(s, ·) of one state while learning, with Q*(s, ·);
+- ``compare_runs(histories, qstar)``: several runs on one plot: mean return and the mean
+  error |Q − Q*| over the states of their snapshots.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -104,11 +110,12 @@ def _name(state: Sequence[float], action_dim: int) -> str:
     return f"s = {one_hot.index(1.0)}" if 1.0 in one_hot else "s = start"
 
 
-def q_snapshots(history: Any, qstar: QStar, *, state: Sequence[float] | None = None) -> Figure:
+def q_snapshots(history: Any, qstar: QStar, *, state: Sequence[float] | None = None, tol: float = 0.05) -> Figure:
     """How Q(s, a) of one probe state moved during training, with Q*(s, a) as dashed lines.
 
     Uses the snapshots of a history trained with ``probe_states``; ``state`` picks the row
-    (default: the first probe state).
+    (default: the first probe state). The legend gives each Q*(s, a); where several actions'
+    Q* agree within ``tol`` their dashed lines take turns, dash by dash, so none hides another.
     """
     if not history.snapshots or history.probe_states is None:
         raise ValueError("the history has no Q snapshots: train with probe_states=... and snapshot_every=N.")
@@ -121,11 +128,64 @@ def q_snapshots(history: Any, qstar: QStar, *, state: Sequence[float] | None = N
     games = [g for g, _ in history.snapshots]
     values = np.array([q[row] for _, q in history.snapshots])
     exact = qstar(history.probe_states[row])
-    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    fig = Figure(figsize=(6.6, 3.2), layout="constrained")
     ax = fig.subplots()
+    colors = {}
     for a in range(values.shape[1]):
         line, = ax.plot(games, values[:, a], label=f"Q(s, {a})")
-        ax.axhline(exact[a], color=line.get_color(), ls="--", lw=1)
+        colors[a] = line.get_color()
+    for group in _ties(exact, tol):
+        # Equal Q* values would hide each other: the lines of a group take turns, dash by dash.
+        k = len(group)
+        for j, a in enumerate(group):
+            dashes = (4.0 * j, (4.0, 4.0 * (k - 1))) if k > 1 else (0.0, (4.0, 3.0))
+            ax.axhline(exact[a], color=colors[a], lw=1.2, ls=dashes, label=f"Q*(s, {a}) = {exact[a]:.1f}")
+    lo, hi = float(min(values.min(), exact.min())), float(max(values.max(), exact.max()))
+    pad = 0.08 * (hi - lo) or 1.0
+    ax.set_ylim(lo - pad, hi + pad)
     ax.set(xlabel="game", ylabel="Q value", title="Q(s, ·) while learning (dashed: Q*)")
-    ax.legend(fontsize="small", ncol=2)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: (labels[i].startswith("Q*"), labels[i]))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize="small", ncol=2, loc="lower right")
+    return fig
+
+
+def _ties(values: np.ndarray, tol: float) -> list[list[int]]:
+    """The actions grouped by equal value (within ``tol``), each group in action order."""
+    groups: list[list[int]] = []
+    for a in np.argsort(values, kind="stable"):
+        if groups and values[a] - values[groups[-1][-1]] <= tol:
+            groups[-1].append(int(a))
+        else:
+            groups.append([int(a)])
+    return [sorted(g) for g in groups]
+
+
+def compare_runs(histories: Mapping[str, Any], qstar: QStar, *, window: int = 50,
+                 optimal_return: float | None = None) -> Figure:
+    """Several training runs side by side: the mean return over ``window`` games, and mean |Q − Q*|.
+
+    ``histories`` maps a label to a :class:`tapelab.training.History`; the right panel uses each
+    history's snapshots (the mean over its probe states of |Q(s, a) − Q*(s, a)|, log scale) and
+    is left out when no history has any.
+    """
+    with_q = any(h.snapshots and h.probe_states is not None for h in histories.values())
+    fig = Figure(figsize=(10 if with_q else 6, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2 if with_q else 1)
+    ax_return, ax_error = (axes if with_q else (axes, None))
+    for label, history in histories.items():
+        games = np.arange(1, len(history.returns) + 1)
+        line, = ax_return.plot(games, moving_average(history.returns, window), label=label)
+        if ax_error is not None and history.snapshots and history.probe_states is not None:
+            exact = np.array([qstar(s) for s in history.probe_states])
+            error = [float(np.mean(np.abs(np.asarray(q) - exact))) for _, q in history.snapshots]
+            ax_error.plot([g for g, _ in history.snapshots], error, color=line.get_color(), marker=".", label=label)
+    if optimal_return is not None:
+        ax_return.axhline(optimal_return, color="black", ls="--", lw=1, label="optimal policy")
+    ax_return.set(xlabel="game", ylabel="return Σ r", title=f"Return per game (mean of {window})")
+    handles, labels = ax_return.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 5), fontsize="small", frameon=False)
+    if ax_error is not None:
+        ax_error.set(xlabel="game", ylabel="mean |Q(s, a) − Q*(s, a)|", yscale="log",
+                     title="Distance to Q* over the probe states")
     return fig

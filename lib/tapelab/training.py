@@ -83,15 +83,17 @@ class Evaluation:
 
 
 class _Recorder:
-    """Wraps a world and adds up its rewards, whatever the learner's train_step returns."""
+    """Wraps a world, adds up its rewards and counts its actions, whatever the learner's train_step returns."""
 
     def __init__(self, world: Any) -> None:
         self.__dict__["_world"] = world
         self.__dict__["total"] = 0.0
+        self.__dict__["acts"] = 0
 
     def act(self, action: Any) -> Any:
         out = self._world.act(action)
         self.__dict__["total"] += float(out[0])
+        self.__dict__["acts"] += 1
         return out
 
     def __getattr__(self, name: str) -> Any:
@@ -149,6 +151,9 @@ def train(
 ) -> History:
     """Play ``games`` episodes, calling ``model.train_step(world)`` until ``world.terminal()``.
 
+    Each call must act in the world (``world.act``); one that does not raises RuntimeError,
+    since the game would never end.
+
     ``seed`` seeds Python, NumPy and Keras (:func:`tapelab.seeding.seed_everything`), the
     model's exploration (``model.reseed``) and the worlds. Every ``snapshot_every`` games
     (and at the end) the Q values of ``probe_states`` are stored in the history.
@@ -162,7 +167,13 @@ def train(
         world = _Recorder(make())
         losses = []
         while not world.terminal():
+            before = world.acts
             out = model.train_step(world)
+            if world.acts == before:
+                raise RuntimeError(
+                    f"{type(model).__name__}.train_step(world) must act in the world once per call, actual: it "
+                    "returned without calling world.act(action), so the game would never end."
+                )
             history.steps += 1
             if isinstance(out, dict) and "loss" in out:
                 losses.append(float(out["loss"]))
