@@ -126,3 +126,12 @@ def test_comparing_is_not_rebinding(release):
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add")
     cell.source = "ok = same_floats == print\nf(x, same_int == 1)\n" + cell.source
     assert integrity.suspicious_code(nb) == []
+
+
+def test_switching_off_the_library_guard_is_flagged(release):
+    """Is a cell that touches chainrule's guard for graded exercises (withheld, _WITHHOLDING) flagged?"""
+    nb = cases.student_version(copy.deepcopy(release))
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add")
+    cell.source = "from tapelab import chainrule\nchainrule._WITHHOLDING[0] = -99\n" + cell.source
+    found = integrity.suspicious_code(nb)
+    assert len(found) == 1 and "switches off the course library's guard" in found[0]
