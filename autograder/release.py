@@ -92,10 +92,9 @@ def assignments(solutions: Path = SOLUTIONS) -> list[str]:
 
 def _nbgrader(args: list[str]) -> None:
     """Run an nbgrader command with the course configuration (cwd autograder/); raise on failure."""
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # nbgrader finds alembic through PATH: put this interpreter's scripts first.
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    from tapelab import environment
+
+    env = environment.apply(dict(os.environ))  # TensorFlow quiet; nbgrader finds alembic through PATH
     proc = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=AUTOGRADER,

@@ -47,8 +47,9 @@ def _course(root: Path) -> Path:
 
 
 def _env() -> dict[str, str]:
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
+    from tapelab import environment
+
+    return dict(environment.apply(dict(os.environ)))
 
 
 def _kernel_tf_import(folder: Path) -> float:

@@ -116,11 +116,8 @@ def student_steps_per_s(compiled: bool, steps: int = 600) -> float:
     from tapelab.worlds import MultiArmedBandit2
 
     seed_everything(0)
-    model = _solution_learner()(5, 4, hidden_units=64, exploration_prob=0.3, discount_rate=0.99)
+    model = _solution_learner()(5, 4, hidden_units=64, exploration_prob=0.3, discount_rate=0.99, fast_path=compiled)
     model.compile(optimizer=adam_with_decay(0.05, 1200))
-    if not compiled:
-        model.call = lambda inputs, training=False: model.network(inputs, training=training)
-        model.optimizer.apply_gradients = model.optimizer._eager_apply_gradients
     train(model, MultiArmedBandit2, 2, seed=0, progress=False)  # warm-up: traces
     history = train(model, MultiArmedBandit2, steps // 12, seed=1, progress=False)
     return history.steps_per_second

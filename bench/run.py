@@ -17,6 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from tapelab import environment
+
+environment.apply()  # TensorFlow quiet and repeatable before any benchmark imports it
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / ".bench" / "results.json"
 

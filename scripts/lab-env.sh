@@ -10,5 +10,6 @@ case ":${JUPYTER_CONFIG_PATH:-}:" in
   *":$TAPELAB_REPO/autograder:"*) ;;
   *) export JUPYTER_CONFIG_PATH=$TAPELAB_REPO/autograder:$TAPELAB_REPO/scripts/student-lab${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH} ;;
 esac
-# TensorFlow quiet in the notebooks, as in the kernel spec `make setup` installs.
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} TF_ENABLE_ONEDNN_OPTS=${TF_ENABLE_ONEDNN_OPTS:-0}
+# TensorFlow quiet in the notebooks, as in the kernel spec `make setup` installs: the variables
+# of tapelab.environment.TENSORFLOW, where they are not set already.
+eval "$(python -m tapelab.environment --shell)"

@@ -35,7 +35,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "setup: installing tapelab and the course tools from constraints.txt"
 "$VENV/bin/python" -m pip install -q -c constraints.txt -e "lib[course]"
-# The kernel students and the grader use: the venv's Python, with TensorFlow quiet.
+# The kernel students and the grader use: the venv's Python, with TensorFlow quiet
+# (--env NAME value for each variable of tapelab.environment.TENSORFLOW).
+kernel_args=$("$VENV/bin/python" -m tapelab.environment --ipykernel-args)
+mapfile -t kernel_env <<< "$kernel_args"
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (tapelab)" \
-  --env TF_CPP_MIN_LOG_LEVEL 2 --env TF_ENABLE_ONEDNN_OPTS 0 >/dev/null
+  "${kernel_env[@]}" >/dev/null
 echo "setup: done ($("$VENV/bin/python" -c 'import tapelab; print("tapelab", tapelab.__version__)'))"

@@ -111,12 +111,14 @@ def test_reserved_but_untouched_memory_is_not_counted(tmp_path):
 @pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
 def test_touching_more_than_the_limit_stops_the_kernel(tmp_path, sandboxed):
     """Is a kernel that touches 900 MB under a 600 MB limit stopped, with the memory message, later cells not run?"""
-    nb = _run(["import mmap\nm = mmap.mmap(-1, 900 << 20)\nfor i in range(0, 900 << 20, 4096):\n    m[i] = 1",
-               "print('after')"], Limits(memory_mb=600), tmp_path / "scratch", sandboxed=sandboxed)
+    # The cell holds the memory a while: on a busy machine the loop may end before the watchdog's next look.
+    nb = _run(["import mmap, time\nm = mmap.mmap(-1, 900 << 20)\nfor i in range(0, 900 << 20, 4096):\n    m[i] = 1\n"
+               "time.sleep(30)", "print('after')"], Limits(memory_mb=600), tmp_path / "scratch", sandboxed=sandboxed)
     [error] = _errors(nb.cells[0])
     assert error.startswith("KernelStopped: the kernel used ")
     assert error.endswith(" MB of memory, over its limit of 600 MB, and was stopped; later cells did not run")
-    assert _stop(nb.cells[0])["kind"] == "memory" and 600 < _stop(nb.cells[0])["used"] <= 900
+    # at most the 900 MB touched and the kernel's own (a Python kernel alone holds well under 200 MB)
+    assert _stop(nb.cells[0])["kind"] == "memory" and 600 < _stop(nb.cells[0])["used"] < 900 + 200
     assert _errors(nb.cells[1]) == [f"NotRun: {NOT_RUN}"]
 
 

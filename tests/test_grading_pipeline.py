@@ -147,17 +147,18 @@ def test_job_failing_every_try_is_listed(tmp_path):
     assert failed.student == "ada" and failed.score == 0 and failed.max_score == 3
     assert failed.reason.startswith("nbgrader autograde failed: ") and "no-such-kernel" in failed.reason
     assert gradebook.scores(tmp_path / "autograder" / "gradebook.db") == {}
-    assert not list((tmp_path / "autograder" / ".jobs").glob("*"))  # a failure is tried again next time
+    assert not list((tmp_path / "autograder" / ".jobs").glob("*.pickle"))  # no cached result: tried again next time
 
 
-def test_missing_sandbox_is_a_setup_error(tmp_path, monkeypatch, capsys, repo):
+def test_missing_sandbox_is_a_setup_error(tmp_path, monkeypatch, capsys, repo, request):
     """Without bubblewrap and without an opt-out, does grading stop with exit 2 and say how to fix it?"""
     import shutil
 
     from tapelab.grading import cli, sandbox
 
     monkeypatch.setattr(sandbox, "_bwrap", lambda: None)
-    monkeypatch.setattr(sandbox, "_probe_cache", {})
+    sandbox.probe.cache_clear()  # tried again without bubblewrap ...
+    request.addfinalizer(sandbox.probe.cache_clear)  # ... and with it after this test
     monkeypatch.delenv("TAPELAB_ALLOW_UNSANDBOXED", raising=False)
     submissions = tmp_path / "submissions"
     shutil.copytree(repo / "autograder" / "samples" / "submissions" / "ben_partial", submissions / "ben_partial")

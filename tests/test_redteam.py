@@ -88,7 +88,7 @@ def batch(tmp_path_factory):
     shutil.copyfile(originals / "correct" / cases.ASSIGNMENT / cases.NOTEBOOK, other)
     before = intake.fingerprint(originals)
     report = grade_class(originals, config=course / "autograder" / "nbgrader_config.py", workers=3, limits=LIMITS)
-    assert report.containment.startswith("sandboxed")
+    assert str(report.containment).startswith("sandboxed")
     return course, originals, {student: r for (student, _a), r in report.results.items()}, before
 
 

@@ -68,14 +68,16 @@ def _errors(cell) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh_probe():
-    sandbox._probe_cache.clear()
+    sandbox.probe.cache_clear()
     yield
-    sandbox._probe_cache.clear()
+    sandbox.probe.cache_clear()
 
 
 def test_check_sandbox_reports_bubblewrap_here():
     """Does check_sandbox find a working bubblewrap on this machine (as in CI) and say so?"""
-    assert sandbox.check_sandbox(False).startswith("sandboxed: each kernel runs in bubblewrap as ")
+    check = sandbox.check_sandbox(False)
+    assert check.sandboxed and check.note.startswith("sandboxed: each kernel runs in bubblewrap as ")
+    assert str(check) == check.note
 
 
 def test_check_sandbox_refuses_without_bubblewrap(monkeypatch):
@@ -96,8 +98,9 @@ def test_check_sandbox_opt_out(monkeypatch, how):
     monkeypatch.setattr(sandbox, "_bwrap", lambda: None)
     if how == "environment":
         monkeypatch.setenv(sandbox.OPT_OUT_ENV, "1")
-    note = sandbox.check_sandbox(how == "argument")
-    assert note == ("UNSANDBOXED: bubblewrap (bwrap) is not installed; student code runs with the grader's rights "
+    check = sandbox.check_sandbox(how == "argument")
+    assert not check.sandboxed
+    assert check.note == ("UNSANDBOXED: bubblewrap (bwrap) is not installed; student code runs with the grader's rights "
                     "(opted out with --allow-unsandboxed or TAPELAB_ALLOW_UNSANDBOXED=1)")
 
 
@@ -112,7 +115,7 @@ def test_nbgrader_config_is_plain_data_and_replaces_execute(tmp_path):
     assert config["Execute"] == {"timeout": 21, "shutdown_kernel": "immediate"}
     assert config["BudgetedExecute"] == {"cpu_seconds_per_cell": 7.0, "cpu_seconds_per_notebook": 70.0,
                                          "wall_factor": 3.0}
-    assert config["SandboxedKernelManager"] == {
+    assert config["SandboxProvisioner"] == {
         "scratch": str((tmp_path / "scratch").resolve()), "sandboxed": True, "memory_mb": 700, "process_cpu_s": 17,
         "nproc": 77, "fsize_mb": 7, "notebook_wall_s": 240.0}
 
@@ -276,3 +279,35 @@ def test_kernel_through_a_symlinked_venv_starts(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (scratch / "ok").read_text() == python
+
+
+def test_the_sandbox_provisioner_is_installed():
+    """Can jupyter_client find the kernel provisioner of graded kernels under its name (the installed entry point)?"""
+    from importlib.metadata import entry_points
+
+    from tapelab.grading.kernel import PROVISIONER_NAME, SandboxProvisioner
+
+    found = entry_points(group="jupyter_client.kernel_provisioners", name=PROVISIONER_NAME)
+    assert [ep.load() for ep in found] == [SandboxProvisioner], (
+        "reinstall tapelab (make setup) so that its entry point tapelab-sandbox is registered")
+
+
+def test_the_sandbox_provisioner_is_declared_in_pyproject():
+    """Does lib/pyproject.toml declare the provisioner's entry point, so that every install registers it?"""
+    import tomllib
+
+    project = tomllib.loads((REPO / "lib" / "pyproject.toml").read_text())["project"]
+    declared = project.get("entry-points", {}).get("jupyter_client.kernel_provisioners", {})
+    assert declared == {"tapelab-sandbox": "tapelab.grading.kernel:SandboxProvisioner"}
+
+
+def test_only_graded_kernels_get_the_sandbox_provisioner():
+    """Does SandboxedKernelManager start the python3 kernel spec with the sandbox provisioner, a plain manager not?"""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from tapelab.grading.kernel import PROVISIONER_NAME, SandboxedKernelManager
+
+    graded = SandboxedKernelManager(kernel_name="python3").kernel_spec.metadata
+    plain = AsyncKernelManager(kernel_name="python3").kernel_spec.metadata
+    assert graded["kernel_provisioner"] == {"provisioner_name": PROVISIONER_NAME, "config": {}}
+    assert "kernel_provisioner" not in plain

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tapelab.grading import watchdog
+from tapelab.grading import processes, watchdog
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,8 +57,7 @@ def test_reaped_children_and_live_grandchildren_count():
         assert len(seen.pids) == 2 and seen.pids[0] == parent.pid
         assert seen.cpu_s >= 1.0
     finally:
-        for pid in watchdog.tree(parent.pid)[::-1]:
-            subprocess.run(["kill", "-9", str(pid)], check=False)
+        processes.kill_tree(parent.pid)
         parent.wait()
 
 

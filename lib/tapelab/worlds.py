@@ -1,4 +1,4 @@
-"""Worlds a QLearner can learn in: the protocol, the course's two bandits, a checker.
+"""Worlds a QLearner can learn in: the protocol, the course's two bandits, a scripted world, Gymnasium.
 
 A *world* is anything with
 
@@ -16,19 +16,21 @@ state plus the progress counter, the terminal rule, the reward scaling of the fi
 but draw their rewards from their own ``numpy.random.Generator`` so a seed repeats an episode.
 They also expose their dynamics (:meth:`transition`, :meth:`mean_reward`,
 :meth:`is_terminal`) so :mod:`tapelab.qstar` can compute the exact Q* by dynamic programming.
+:func:`check_world` (from :mod:`tapelab.worldcheck`) tells whether a world keeps the protocol.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
-import math
-import numbers
 import operator
-from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+# The checker lives in its own module; these names stay importable from here.
+from tapelab.worldcheck import NUMBER_TYPES, WorldCheckError, WorldProblem, check_world, find_world_problems
+
+__all__ = ["World", "MultiArmedBandit", "MultiArmedBandit2", "ScriptedWorld", "GymWorld", "gym_world", "as_generator",
+           "check_world", "find_world_problems", "WorldProblem", "WorldCheckError", "NUMBER_TYPES"]
 
 SeedLike = int | np.random.Generator | None
 
@@ -252,247 +254,3 @@ def gym_world(env_id: str, seed: int | None = None, **make_kwargs: Any) -> GymWo
     import gymnasium
 
     return GymWorld(gymnasium.make(env_id, **make_kwargs), seed=seed)
-
-
-# ---------------------------------------------------------------------------------------
-# check_world
-# ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class WorldProblem:
-    """One defect found by :func:`check_world`: a stable code and a plain-language message."""
-
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class WorldCheckError(AssertionError):
-    """Raised by :func:`check_world`; ``problems`` lists every defect found."""
-
-    def __init__(self, problems: list[WorldProblem]) -> None:
-        self.problems = problems
-        lines = [f"the world has {len(problems)} problem(s):"] + [f"- {p.message}" for p in problems]
-        super().__init__("\n".join(lines))
-
-    @property
-    def codes(self) -> list[str]:
-        return [p.code for p in self.problems]
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})"
-
-
-#: the number types a state or a reward may hold: Python's and NumPy's own (the tests compare exactly these).
-NUMBER_TYPES = (float, int, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
-                np.uint64, np.uint32, np.uint16, np.uint8)
-
-
-def _state_problem(state: Any, where: str) -> WorldProblem | None:
-    if type(state) is not list:
-        return WorldProblem(
-            "state-not-list",
-            f"{where} must be a flat Python list of floats, actual: {_describe(state)}; "
-            "build it with [...] or convert it with list(...).",
-        )
-    if not state:
-        return WorldProblem("state-not-list", f"{where} must be a non-empty list of floats, actual: [].")
-    for i, x in enumerate(state):
-        if type(x) not in NUMBER_TYPES:
-            return WorldProblem(
-                "state-not-list",
-                f"{where} must be a flat list of floats, actual: element {i} is {_describe(x)}; "
-                "nested lists, tensors and strings cannot be fed to the network.",
-            )
-        if not math.isfinite(float(x)):
-            return WorldProblem("state-not-list", f"{where} must contain finite floats, actual: element {i} is {x}.")
-    return None
-
-
-def _accepts_seed(factory: Callable[..., Any]) -> bool:
-    try:
-        return "seed" in inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _fresh(world_or_factory: Any, seed: int) -> Callable[[], Any]:
-    """A zero-argument maker of fresh worlds that all start from the same seed."""
-    if isinstance(world_or_factory, type) or (callable(world_or_factory) and not hasattr(world_or_factory, "act")):
-        factory = world_or_factory
-        if _accepts_seed(factory):
-            return lambda: factory(seed=seed)
-        return factory
-    template = copy.deepcopy(world_or_factory)
-    return lambda: copy.deepcopy(template)
-
-
-def _rejects(world: Any, action: Any) -> bool:
-    try:
-        world.act(action)
-    except Exception:  # any error is a refusal
-        return True
-    return False
-
-
-def find_world_problems(world_or_factory: Any, *, max_steps: int = 10_000, seed: int = 0) -> list[WorldProblem]:
-    """The defects :func:`check_world` reports, as a list (empty when the world is fine)."""
-    make = _fresh(world_or_factory, seed)
-    try:
-        world = make()
-    except NotImplementedError:
-        raise  # the world is not written yet: that is not a defect to describe
-    except Exception as error:  # noqa: BLE001 - reported to the student
-        return [WorldProblem("construction-failed", f"making the world failed with {type(error).__name__}: {error}.")]
-    problems: list[WorldProblem] = []
-
-    action_dim = getattr(world, "action_dim", None)
-    if isinstance(action_dim, bool) or not isinstance(action_dim, numbers.Integral) or action_dim < 1:
-        return [WorldProblem(
-            "action-dim",
-            f"world.action_dim must be a positive int (the number of actions), actual: {_describe(action_dim)}.",
-        )]
-    for name in ("act", "terminal"):
-        if not callable(getattr(world, name, None)):
-            return [WorldProblem("missing-method", f"the world must have a method {name}(), see tapelab.worlds.World.")]
-    problem = _state_problem(getattr(world, "state", None), "world.state")
-    if problem:
-        return [problem]
-
-    # One seeded episode with random actions.
-    rng = np.random.default_rng(seed)
-    length = len(world.state)
-    done = world.terminal()
-    if not isinstance(done, (bool, np.bool_)):
-        problems.append(WorldProblem(
-            "terminal-not-bool", f"terminal() must return a bool, actual: {_describe(done)}."))
-    actions: list[int] = []
-    trajectory: list[tuple[Any, Any]] = []
-    steps = 0
-    while not done and steps < max_steps:
-        action = int(rng.integers(action_dim))
-        actions.append(action)
-        before = world.state
-        snapshot = list(before) if isinstance(before, list) else before
-        try:
-            out = world.act(action)
-        except NotImplementedError:
-            raise
-        except Exception as error:  # noqa: BLE001
-            problems.append(WorldProblem(
-                "act-failed", f"act({action}) raised {type(error).__name__}: {error}."))
-            break
-        steps += 1
-        if not (isinstance(out, tuple) and len(out) == 2):
-            problems.append(WorldProblem(
-                "act-return",
-                f"act(action) must return a tuple (reward, next_state), actual: {_describe(out)}.",
-            ))
-            break
-        reward, next_state = out
-        trajectory.append((reward, list(next_state) if isinstance(next_state, list) else next_state))
-        if type(reward) not in NUMBER_TYPES or not math.isfinite(float(reward)):
-            problems.append(WorldProblem(
-                "reward-not-finite",
-                f"the reward must be a finite float, actual: {_describe(reward)}; "
-                "convert a tensor with float(...) and check for division by zero.",
-            ))
-            break
-        problem = _state_problem(next_state, "the next_state returned by act()")
-        if problem:
-            problems.append(problem)
-            break
-        if len(next_state) != length:
-            problems.append(WorldProblem(
-                "state-length",
-                f"the state must keep its length, actual: {length} at the start and {len(next_state)} "
-                f"after {steps} action(s); the network has a fixed number of inputs.",
-            ))
-            break
-        if next_state != world.state:
-            problems.append(WorldProblem(
-                "state-mismatch",
-                "act() must return the new state, actual: the returned next_state differs from world.state "
-                "after the action; most likely act() returns the old state.",
-            ))
-            break
-        if next_state is world.state:
-            problems.append(WorldProblem(
-                "state-aliasing",
-                "act() must return a new list, actual: it returned world.state itself, so a caller that keeps "
-                "it sees it change; return list(self.state).",
-            ))
-            break
-        if before != snapshot:
-            problems.append(WorldProblem(
-                "state-aliasing",
-                "act() must leave the previous state list alone, actual: it changed world.state in place, so "
-                "the state s a learner saved before acting changed too; assign a new list to self.state.",
-            ))
-            break
-        done = world.terminal()
-    else:
-        if not done:
-            problems.append(WorldProblem(
-                "never-terminates",
-                f"an episode must end, actual: terminal() is still False after {max_steps} random actions; "
-                "check the condition in terminal() and that act() moves towards it.",
-            ))
-
-    # Invalid actions must be refused, not silently accepted.
-    for bad in (action_dim, -1):
-        try:
-            probe = make()
-        except Exception:  # noqa: BLE001
-            break
-        if not _rejects(probe, bad):
-            problems.append(WorldProblem(
-                "invalid-action",
-                f"act({bad}) must raise an error for an action outside range({action_dim}), actual: it was "
-                "accepted; Python lists accept index -1 and slices silently, so check the range yourself.",
-            ))
-            break
-
-    # The same seed and the same actions must give the same episode.
-    if not problems and actions:
-        replay = make()
-        for i, action in enumerate(actions):
-            try:
-                reward, next_state = replay.act(action)
-            except Exception:  # noqa: BLE001
-                break
-            if (reward, list(next_state)) != trajectory[i]:
-                problems.append(WorldProblem(
-                    "nondeterministic",
-                    f"two worlds made with the same seed must give the same rewards and states for the same "
-                    f"actions, actual: they differ at step {i + 1}; draw random numbers from the world's own "
-                    "numpy Generator (np.random.default_rng(seed)), not from random or np.random.",
-                ))
-                break
-    return problems
-
-
-def check_world(world_or_factory: Any, *, max_steps: int = 10_000, seed: int = 0) -> None:
-    """Play a world with seeded random actions and raise :class:`WorldCheckError` if it is broken.
-
-    A ``NotImplementedError`` (a world whose methods are not written yet) passes through unchanged.
-
-    ``world_or_factory`` is a world (it is deep-copied, never played itself) or a callable
-    that makes one (called with ``seed=seed`` when it accepts a ``seed`` argument). Checked:
-    ``state`` is a plain Python list (no subclass) of finite numbers, each of
-    :data:`NUMBER_TYPES` (Python or NumPy floats and ints); ``action_dim`` is a positive int;
-    ``act`` returns ``(reward, next_state)`` with a finite reward (also of :data:`NUMBER_TYPES`)
-    and a *new* list of the same length equal to ``world.state``; ``terminal()`` is a bool
-    (Python or NumPy) and becomes True within
-    ``max_steps`` actions; actions outside ``range(action_dim)`` raise; two worlds made with
-    the same seed give the same episode for the same actions.
-    """
-    problems = find_world_problems(world_or_factory, max_steps=max_steps, seed=seed)
-    if problems:
-        raise WorldCheckError(problems)

@@ -9,8 +9,9 @@
 the ``tapelab.cpu_seconds`` in the metadata of the cell with the same nbgrader ``grade_id``
 in the assignment's *source* notebook (``source_folder``): what a student writes in the
 metadata of their own copy changes nothing. The hooks nbclient offers do the watching:
-``on_cell_execute`` hands the budget to the kernel manager's watchdog, ``on_cell_executed``
-reads what the cell used, and ``timeout_func`` sets the wall-clock backstop.
+``on_cell_execute`` hands the budget to the watchdog of the kernel's
+:class:`~tapelab.grading.kernel.SandboxProvisioner`, ``on_cell_executed`` reads what the cell
+used, and ``timeout_func`` sets the wall-clock backstop.
 
 Whatever stops a cell becomes an error output the student reads and a
 :class:`~tapelab.grading.limits.CellStop` in the cell's metadata (``tapelab.stop``), which
@@ -35,7 +36,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode, default
 
 from tapelab.grading import limits as lim
-from tapelab.grading.kernel import SandboxedKernelManager
+from tapelab.grading.kernel import SandboxedKernelManager, SandboxProvisioner
 
 
 def source_budgets(path: Path) -> dict[str, float]:
@@ -82,6 +83,12 @@ class BudgetedExecute(Execute):
     def _default_timeout_func(self):
         return self.wall_limit
 
+    @property
+    def sandbox(self) -> SandboxProvisioner | None:
+        """The provisioner of the running kernel, when it is tapelab's (it watches the kernel)."""
+        provisioner = getattr(self.km, "provisioner", None)
+        return provisioner if isinstance(provisioner, SandboxProvisioner) else None
+
     def own_budget(self, cell: NotebookNode) -> float:
         """B_i: the CPU seconds of `cell`, from the source notebook or ``cpu_seconds_per_cell``."""
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -127,19 +134,18 @@ class BudgetedExecute(Execute):
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._end_cell()
-            km = self.km
-            stop = km.stop_for(_label(cell, index)) if isinstance(km, SandboxedKernelManager) else \
+            sandbox = self.sandbox
+            stop = sandbox.stop_for(_label(cell, index)) if sandbox is not None else \
                 lim.died(_label(cell, index), lim.DIED)
         except Exception as err:  # noqa: BLE001 - a kernel the student broke can fail in many ways
             self._end_cell()
-            km = self.km
-            if isinstance(km, SandboxedKernelManager) and km.killed_for is not None:
-                stop = km.stop_for(_label(cell, index))
+            sandbox = self.sandbox
+            if sandbox is not None and sandbox.killed_for is not None:
+                stop = sandbox.stop_for(_label(cell, index))
             else:
                 stop = lim.died(_label(cell, index), f"{lim.UNRESPONSIVE} ({type(err).__name__})")
-                process = getattr(getattr(km, "provisioner", None), "process", None)
-                if process is not None and process.poll() is None:
-                    process.kill()  # bwrap takes the whole sandbox with it
+                if sandbox is not None:
+                    sandbox.kill_now()
         self._stop = stop
         cell.outputs.append(_error("KernelStopped", stop.message))
         self._record(cell, stop)
@@ -152,10 +158,10 @@ class BudgetedExecute(Execute):
         cell = kwargs["cell"]
         self._budget = self.budget(cell)
         self._by_notebook = self._budget < self.own_budget(cell)
-        km = self.km
-        if isinstance(km, SandboxedKernelManager):
-            self._watchdog = km.watchdog
-            km.watch_cell(self._budget)
+        sandbox = self.sandbox
+        if sandbox is not None:
+            self._watchdog = sandbox.watchdog
+            sandbox.watch_cell(self._budget)
 
     def on_cell_executed(self, **kwargs: Any) -> None:
         """Just after the cell ran: what it used, and why it was stopped if it was."""
@@ -176,10 +182,10 @@ class BudgetedExecute(Execute):
             self._record(cell, stop)
 
     def _end_cell(self) -> tuple[float, bool]:
-        km = self.km
-        if not isinstance(km, SandboxedKernelManager):
+        sandbox = self.sandbox
+        if sandbox is None:
             return 0.0, False
-        used, interrupted = km.end_cell()
+        used, interrupted = sandbox.end_cell()
         self._used += used
         return used, interrupted
 

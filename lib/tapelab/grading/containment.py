@@ -14,20 +14,15 @@ from pathlib import Path
 
 from tapelab.grading import intake, integrity, sandbox
 from tapelab.grading.limits import Limits
-from tapelab.grading.sandbox import SandboxUnavailable
+from tapelab.grading.sandbox import SandboxCheck, SandboxUnavailable
 
-__all__ = ["Limits", "SandboxUnavailable", "check_sandbox", "is_sandboxed", "kernel_config",
-           "inspect_submission", "check_tampering", "inspect_notebook", "extract_zip"]
+__all__ = ["Limits", "SandboxCheck", "SandboxUnavailable", "check_sandbox", "kernel_config",
+           "inspect_submission", "check_tampering", "extract_zip"]
 
 
-def check_sandbox(allow_unsandboxed: bool) -> str:
-    """A one-line description of how kernels are contained; raise when they cannot be and no opt-out."""
+def check_sandbox(allow_unsandboxed: bool) -> SandboxCheck:
+    """Whether kernels run sandboxed here, and the line that says how; raise when they cannot be and no opt-out."""
     return sandbox.check_sandbox(allow_unsandboxed)
-
-
-def is_sandboxed(note: str) -> bool:
-    """Whether the line :func:`check_sandbox` returned says kernels run sandboxed."""
-    return not note.upper().startswith("UNSANDBOXED")
 
 
 def kernel_config(scratch: Path, limits: Limits, *, sandboxed: bool) -> dict:
@@ -60,11 +55,6 @@ def inspect_submission(folder: Path, expected: list[str]) -> tuple[list[str], li
 def check_tampering(path: Path, source: Path) -> list[str]:
     """Tamper and review messages for the grader's copy at `path`, repaired in place."""
     return list(integrity.check_and_repair(path, source))
-
-
-def inspect_notebook(path: Path) -> str | None:
-    """Why the notebook at `path` cannot be graded, or None when it can."""
-    return intake.inspect_notebook(path)
 
 
 def extract_zip(archive: Path, dest: Path) -> list[str]:

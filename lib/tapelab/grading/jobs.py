@@ -1,13 +1,13 @@
 """One grading job: one student's submission of one assignment, graded in private.
 
-A job carries everything it needs (the submitted files and the assignment's
-source notebooks, as bytes), so any worker with the kit installed at the same
-pins can run it. :func:`grade_job` builds a temporary nbgrader course directory
-with its own gradebook, runs ``nbgrader autograde`` and ``generate_feedback``
-there in a separate process (its own session and process group, a wall-clock
-limit; forked from the worker's :mod:`~tapelab.grading.zygote`, which has
-imported nbgrader already) and returns a picklable :class:`JobResult`. Jobs share no files; only the driver
-writes the course gradebook.
+A job carries everything it needs (a :class:`~tapelab.grading.results.JobSpec`: the
+submitted files and the assignment's source notebooks, as bytes), so any worker with the
+kit installed at the same pins can run it. :func:`grade_job` builds a temporary nbgrader
+course directory with its own gradebook, runs ``nbgrader autograde`` and
+``generate_feedback`` there in a separate process (its own session and process group, a
+wall-clock limit; forked from the worker's :mod:`~tapelab.grading.zygote`, which has
+imported nbgrader already) and returns a picklable :class:`~tapelab.grading.results.JobResult`.
+Jobs share no files; only the driver writes the course gradebook.
 
 Determinism: every graded kernel starts from the same environment: PYTHONHASHSEED
 and TAPELAB_SEED set to the job's seed, TensorFlow's deterministic ops and one
@@ -16,149 +16,44 @@ thread, so grading the same submission twice gives the same scores.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tapelab.grading import containment
-from tapelab.grading.containment import Limits
+from tapelab import environment
+from tapelab.grading import containment, processes
 from tapelab.grading.limits import CellStop
 from tapelab.grading.provenance import check_same_kit, kit_fingerprint
-
-GRADED, NOT_GRADABLE, FAILED = "graded", "not-gradable", "failed"
+# The result types live in tapelab.grading.results; their names stay importable from here.
+from tapelab.grading.results import (FAILED, GRADED, NOT_GRADABLE, CellScore, JobResult, JobSpec,  # noqa: F401
+                                     stop_message)
+from tapelab.grading.zygote import Zygote
 
 #: seconds a job gets on top of its notebooks' budgets (interpreter, nbgrader, feedback HTML).
 STARTUP_SLACK_S = 120
 
 
-@dataclass
-class JobSpec:
-    """What a worker needs to grade `student`'s `assignment`.
-
-    ``submission`` maps paths inside ``<student>/<assignment>/`` to bytes, ``source``
-    paths inside ``solutions/<assignment>/`` to bytes; ``config`` holds nbgrader config
-    sections of the course (without CourseDirectory paths, which belong to the job).
-    ``gradebook`` is a gradebook that already records the assignment (from
-    :func:`record_assignment`, made once per assignment by the driver), which saves
-    each job nbgrader's ``generate_assignment`` and the creation of a database.
-    ``limits`` are what the kernel may use, normally the course config's (``Limits.from_config``).
-    """
-
-    student: str
-    assignment: str
-    submission: dict[str, bytes]
-    source: dict[str, bytes]
-    config: dict = field(default_factory=dict)
-    limits: Limits = field(default_factory=Limits)
-    allow_unsandboxed: bool = False
-    seed: int = 0
-    threads: int = 1
-    kit: dict[str, str] | None = None
-    gradebook: bytes | None = None
-
-    @property
-    def submission_hash(self) -> str:
-        """sha256 of the submitted files (names and bytes)."""
-        return _hash_files(self.submission)
-
-    @property
-    def key(self) -> str:
-        """Cache key: changes whenever anything that can change the grade changes."""
-        digest = hashlib.sha256()
-        for part in (self.student, self.assignment, self.submission_hash, _hash_files(self.source),
-                     json.dumps(self.config, sort_keys=True, default=str), repr(self.limits),
-                     str(self.seed), str(self.threads), json.dumps(self.kit, sort_keys=True)):
-            digest.update(part.encode() + b"\0")
-        return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class CellScore:
-    """The autograder's score of one graded cell and the first line of its error, if any."""
-
-    notebook: str
-    grade_id: str
-    score: float
-    max_score: float
-    message: str = ""
-
-
-@dataclass
-class JobResult:
-    """What grading one (student, assignment) produced; plain data, safe to pickle and cache."""
-
-    student: str
-    assignment: str
-    status: str
-    score: float
-    max_score: float
-    cells: list[CellScore] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    autograded: dict[str, bytes] = field(default_factory=dict)
-    feedback: dict[str, bytes] = field(default_factory=dict)
-    records: dict = field(default_factory=dict)
-    submission_hash: str = ""
-    key: str = ""
-    kit: dict[str, str] = field(default_factory=dict)
-    worker: str = ""
-    seconds: float = 0.0
-    containment: str = ""
-    steps: dict[str, float] = field(default_factory=dict)
-    stops: list[CellStop] = field(default_factory=list)
-
-    @property
-    def reason(self) -> str:
-        """Short reason for the summary table: why not graded, or what stopped the first stopped cell."""
-        if self.status == GRADED and self.stops:
-            return stop_message(self.stops[0])
-        return self.messages[0] if self.messages else ""
-
-    @property
-    def scores(self) -> dict[str, float]:
-        """grade_id -> points."""
-        return {c.grade_id: c.score for c in self.cells}
-
-
-def stop_message(stop: CellStop) -> str:
-    """The summary line of a stopped cell: '<notebook>: <what happened>'."""
-    return f"{stop.notebook}: {stop.summary}" if stop.notebook else stop.summary
-
-
-def _hash_files(files: dict[str, bytes]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()
-
-
 def grading_env(seed: int, threads: int, job_dir: Path) -> dict[str, str]:
     """The environment of the grading process and hence of every graded kernel."""
     env = dict(os.environ)
+    env.update(environment.TENSORFLOW)
     env.update({
         "PYTHONHASHSEED": str(seed),
         "TAPELAB_SEED": str(seed),
         "TF_DETERMINISTIC_OPS": "1",
-        "TF_ENABLE_ONEDNN_OPTS": "0",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
         "OMP_NUM_THREADS": str(threads),
         "TF_NUM_INTRAOP_THREADS": str(threads),
         "TF_NUM_INTEROP_THREADS": str(threads),
         "PYTHONDONTWRITEBYTECODE": "1",
         "JUPYTER_RUNTIME_DIR": str(job_dir / "runtime"),
         "IPYTHONDIR": str(job_dir / "ipython"),
-        # nbgrader calls alembic through PATH: this interpreter's scripts come first.
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "PATH": environment.scripts_first(os.environ.get("PATH")),
     })
     return env
 
@@ -216,10 +111,10 @@ def grade_job(spec: JobSpec) -> JobResult:
     kit = kit_fingerprint()
     if spec.kit is not None:
         check_same_kit(spec.kit, kit, f"{socket.gethostname()} (pid {os.getpid()})")
-    sandbox_note = containment.check_sandbox(spec.allow_unsandboxed)
+    sandbox = containment.check_sandbox(spec.allow_unsandboxed)
     result = JobResult(student=spec.student, assignment=spec.assignment, status=FAILED, score=0.0,
                        max_score=max_points(spec.source), submission_hash=spec.submission_hash, key=spec.key,
-                       kit=kit, worker=f"{socket.gethostname()}:{os.getpid()}", containment=sandbox_note)
+                       kit=kit, worker=f"{socket.gethostname()}:{os.getpid()}", containment=sandbox.note)
     job_dir = Path(tempfile.mkdtemp(prefix="tapelab-job-"))
     try:
         course = job_dir / "course"
@@ -234,8 +129,7 @@ def grade_job(spec: JobSpec) -> JobResult:
         config = _job_config(spec.config)
         scratch = job_dir / "scratch"
         scratch.mkdir()
-        sandboxed = containment.is_sandboxed(sandbox_note)
-        for section, values in containment.kernel_config(scratch, spec.limits, sandboxed=sandboxed).items():
+        for section, values in containment.kernel_config(scratch, spec.limits, sandboxed=sandbox.sandboxed).items():
             config.setdefault(section, {}).update(values)
         steps = ["autograde", "generate_feedback"]
         if spec.gradebook:
@@ -265,70 +159,26 @@ def _job_config(course_config: dict) -> dict:
     return config
 
 
-_zygote: subprocess.Popen | None = None
-_zygote_lock = threading.Lock()
+@functools.cache
+def worker_zygote() -> Zygote:
+    """This worker process's zygote (started on its first fork).
 
-
-def _fork_runner(job_dir: Path, env: dict[str, str]) -> int:
-    """Start the grading process for `job_dir` from this worker's zygote (started on first use); its pid."""
-    global _zygote
-    with _zygote_lock:
-        for attempt in (1, 2):
-            if _zygote is None or _zygote.poll() is not None:
-                _zygote = subprocess.Popen([sys.executable, "-m", "tapelab.grading.zygote"], stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                           env=grading_env(0, 1, Path(tempfile.gettempdir())),
-                                           start_new_session=True)
-            try:
-                _zygote.stdin.write(json.dumps({"dir": str(job_dir), "env": env}).encode() + b"\n")
-                _zygote.stdin.flush()
-                line = _zygote.stdout.readline()
-                return int(json.loads(line)["pid"])
-            except (OSError, ValueError, KeyError):
-                if attempt == 2:
-                    raise
-                _zygote.kill()
-                _zygote = None
-    raise AssertionError("unreachable")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL the grading process, its group and every descendant (kernels run in their own session)."""
-    import psutil
-
-    try:
-        family = psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        family = []
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for child in family:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
+    One per process, shared by its jobs; ``worker_zygote().close()`` ends it and the grading
+    processes it forked, and ``worker_zygote.cache_clear()`` makes the next call start a new one.
+    """
+    return Zygote(grading_env(0, 1, Path(tempfile.gettempdir())))
 
 
 def _run(job_dir: Path, job: dict, env: dict[str, str], wall: float) -> int | None:
     """Run the grading process on `job_dir`; its exit status, or None when it hit the wall-clock limit."""
     (job_dir / "job.json").write_text(json.dumps(job))
-    pid = _fork_runner(job_dir, env)
-    deadline = time.monotonic() + wall
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            _kill_tree(pid)
+    forked = worker_zygote().fork(job_dir, env)
+    try:
+        if not forked.wait(wall):
+            processes.kill_tree(forked.pid, group=True)
             return None
-        time.sleep(0.05)
+    finally:
+        forked.close()
     try:
         return int((job_dir / "exit").read_text())
     except (OSError, ValueError):

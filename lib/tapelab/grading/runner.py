@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import threading
 import time
@@ -26,7 +25,9 @@ from pathlib import Path
 
 from nbgrader.preprocessors import Execute
 
+from tapelab.grading import processes
 from tapelab.grading.budget import BudgetedExecute
+from tapelab.grading.templates import FeedbackExporter
 
 
 def _watch_parent(job_dir: Path) -> None:
@@ -40,21 +41,11 @@ def _watch_parent(job_dir: Path) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
-        _kill_children()
+        processes.kill_tree(os.getpid(), itself=False)
         shutil.rmtree(job_dir, ignore_errors=True)
         os._exit(3)
 
     threading.Thread(target=watch, daemon=True).start()
-
-
-def _kill_children() -> None:
-    import psutil
-
-    for child in psutil.Process().children(recursive=True):
-        try:
-            child.send_signal(signal.SIGKILL)
-        except psutil.Error:
-            pass
 
 
 def _course_config(job: dict, course: Path):
@@ -70,6 +61,7 @@ def _course_config(job: dict, course: Path):
     config.Autograde.autograde_preprocessors = [BudgetedExecute if p is Execute else p for p in default]
     # Budgets of heavy cells come from the source notebooks, never from the submission.
     config.BudgetedExecute.source_folder = str(course / "source" / job["assignment"])
+    config.GenerateFeedback.exporter_class = FeedbackExporter  # the templates compiled once (in the zygote)
     return config
 
 
@@ -138,7 +130,7 @@ def main(argv: list[str]) -> int:
 
     from tapelab.grading import schema
 
-    schema.install()  # a new gradebook is stamped without nbgrader's `alembic heads` child process
+    schema.create_gradebook(course / "gradebook.db")  # stamped here, without nbgrader's `alembic heads` process
     config = _course_config(job, course)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result: dict = {"steps": {}}

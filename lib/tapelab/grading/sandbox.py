@@ -3,7 +3,7 @@
 A submission is untrusted code: its kernel must not reach the network, read
 ``solutions/``, the gradebook or other students' files, or write anywhere but
 its own scratch folder. nbgrader starts kernels through jupyter_client, so the
-sandbox is a kernel manager that wraps the kernel command:
+sandbox is a kernel provisioner (:mod:`tapelab.grading.kernel`) that wraps the kernel command:
 
     bwrap --unshare-net --unshare-pid ... --ro-bind <python> --bind <scratch> \\
         -- python -I -S -c <confine> <uid> <limits> -- python -m ipykernel_launcher -f <connection>
@@ -31,6 +31,8 @@ the nbgrader configuration that routes ``nbgrader autograde`` through it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -219,24 +221,50 @@ def check_scratch(scratch: Path) -> None:
                 "which the student's kernel could read and change; pass an empty folder (e.g. JOB_DIR/scratch)")
 
 
-_uids = itertools.count()
+class KernelUids:
+    """The uids of kernels started by this process while the grader runs as root, one after another.
+
+    The n-th kernel of the process with pid p gets UID_BASE + (p mod 2²²)·64 + (n mod 64): no two
+    live kernels on one machine share a uid (processes are counted per uid, RLIMIT_NPROC) as
+    long as a grading process runs fewer than 64 kernels at a time.
+    """
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+
+    def next(self) -> int:
+        return UID_BASE + (os.getpid() % 4_194_304) * 64 + next(self._count) % 64
+
+
+#: the uids this process gives its kernels (a forked process continues the count under its own pid).
+KERNEL_UIDS = KernelUids()
 
 
 def kernel_uid() -> int:
-    """A uid no other live kernel on this machine has: processes are counted per uid (RLIMIT_NPROC)."""
-    return UID_BASE + (os.getpid() % 4_194_304) * 64 + next(_uids) % 64
+    """A uid no other live kernel on this machine has (see :class:`KernelUids`)."""
+    return KERNEL_UIDS.next()
 
 
 # ----------------------------------------------------------------------------- check
 
 
-_probe_cache: dict[str, str | None] = {}
+@dataclasses.dataclass(frozen=True)
+class SandboxCheck:
+    """How this machine contains kernels: ``sandboxed`` or not, and the line that says so (``note``)."""
+
+    sandboxed: bool
+    note: str
+
+    def __str__(self) -> str:
+        return self.note
 
 
-def _probe() -> str | None:
-    """None when a sandboxed Python starts here, else why not (one sentence)."""
-    if "result" in _probe_cache:
-        return _probe_cache["result"]
+@functools.cache
+def probe() -> str | None:
+    """None when a sandboxed Python starts here, else why not (one sentence).
+
+    Tried once per process (it starts a sandbox); ``probe.cache_clear()`` tries again.
+    """
     result: str | None
     if _bwrap() is None:
         result = "bubblewrap (bwrap) is not installed"
@@ -262,25 +290,24 @@ def _probe() -> str | None:
                 result = None if done.returncode == 0 and ok else (
                     f"bubblewrap is installed but could not start a sandboxed Python ({last}); "
                     "user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone)")
-    _probe_cache["result"] = result
     return result
 
 
-def check_sandbox(allow_unsandboxed: bool = False) -> str:
-    """One line saying how kernels are contained; raise SandboxUnavailable when they cannot be.
+def check_sandbox(allow_unsandboxed: bool = False) -> SandboxCheck:
+    """How kernels are contained here; raise SandboxUnavailable when they cannot be.
 
     The instructor opts out of the sandbox with ``--allow-unsandboxed`` on the grading
     command (passed here as `allow_unsandboxed`) or ``TAPELAB_ALLOW_UNSANDBOXED=1``;
     limits still apply then, but student code can read and write what the grader can.
     """
-    problem = _probe()
+    problem = probe()
     if problem is None:
         who = "its own unprivileged uid" if os.getuid() == 0 else f"uid {os.getuid()} in a user namespace"
-        return (f"sandboxed: each kernel runs in bubblewrap as {who}, without network, "
-                "seeing only Python, tapelab and its scratch folder")
+        return SandboxCheck(True, f"sandboxed: each kernel runs in bubblewrap as {who}, without network, "
+                                  "seeing only Python, tapelab and its scratch folder")
     if allow_unsandboxed or os.environ.get(OPT_OUT_ENV, "") not in ("", "0"):
-        return (f"UNSANDBOXED: {problem}; student code runs with the grader's rights "
-                "(opted out with --allow-unsandboxed or TAPELAB_ALLOW_UNSANDBOXED=1)")
+        return SandboxCheck(False, f"UNSANDBOXED: {problem}; student code runs with the grader's rights "
+                                   "(opted out with --allow-unsandboxed or TAPELAB_ALLOW_UNSANDBOXED=1)")
     raise SandboxUnavailable(
         f"Grading needs a sandbox for student code, but {problem}. Install bubblewrap "
         "(Debian/Ubuntu: apt-get install bubblewrap), or opt out explicitly with --allow-unsandboxed "
@@ -295,8 +322,8 @@ def nbgrader_config(scratch: Path, limits: Limits, sandboxed: bool = True) -> di
 
     Merge the result into the job's config before ``nbgrader autograde``. It replaces
     nbgrader's Execute by :class:`~tapelab.grading.budget.BudgetedExecute` in
-    ``Autograde.autograde_preprocessors`` and configures it and
-    :class:`~tapelab.grading.kernel.SandboxedKernelManager`. ``Execute.timeout`` is the
+    ``Autograde.autograde_preprocessors`` and configures it and the kernels'
+    :class:`~tapelab.grading.kernel.SandboxProvisioner`. ``Execute.timeout`` is the
     wall-clock backstop of a cell of the default budget. Each kernel is stopped at once when
     its last cell has run: its outputs are in, and nbgrader's graceful default waits about a
     second per kernel for TensorFlow to shut down. `sandboxed=False` (after
@@ -315,7 +342,7 @@ def nbgrader_config(scratch: Path, limits: Limits, sandboxed: bool = True) -> di
         "BudgetedExecute": {"cpu_seconds_per_cell": float(limits.cpu_seconds_per_cell),
                             "cpu_seconds_per_notebook": float(limits.cpu_seconds_per_notebook),
                             "wall_factor": float(limits.wall_factor)},
-        "SandboxedKernelManager": {
+        "SandboxProvisioner": {
             "scratch": str(Path(scratch).resolve()), "sandboxed": bool(sandboxed),
             "memory_mb": int(limits.memory_mb), "process_cpu_s": int(limits.process_cpu_s),
             "nproc": int(limits.nproc), "fsize_mb": int(limits.fsize_mb),

@@ -1,8 +1,8 @@
 """A thread that watches one kernel's process tree: the CPU each cell uses, and its memory.
 
 Every ``interval_s`` it samples the root process (the kernel, or the bubblewrap process
-around it) and all its descendants, found through Linux's ``/proc/PID/task/TID/children``
-so that a sample reads only the tree, never the whole process table:
+around it) and all its descendants (:func:`tapelab.grading.processes.tree`, which reads
+only the tree, never the whole process table):
 
     cpu    = Σ_p (user_p + system_p + children_user_p + children_system_p)
     memory = Σ_p rss_p
@@ -22,12 +22,13 @@ passes its limit. The watchdog itself signals nothing.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from collections.abc import Callable
 
 import psutil
+
+from tapelab.grading.processes import tree
 
 #: seconds between two samples.
 INTERVAL_S = 0.05
@@ -46,34 +47,6 @@ class Usage:
     cpu_s: float
     memory_mb: float
     pids: tuple[int, ...]
-
-
-def children(pid: int) -> list[int]:
-    """The children of every thread of `pid`."""
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
-    found: list[int] = []
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                found += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
-            pass
-    return found
-
-
-def tree(pid: int) -> list[int]:
-    """`pid` and all its descendants, parents before children."""
-    found, todo, seen = [], [pid], set()
-    while todo:
-        p = todo.pop(0)
-        if p not in seen:
-            seen.add(p)
-            found.append(p)
-            todo += children(p)
-    return found
 
 
 def usage(pid: int) -> Usage | None:
