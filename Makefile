@@ -19,7 +19,7 @@ WORKERS ?=
 STUDENT ?=
 REGRADE ?=
 
-.PHONY: help setup test test-fast demo lab bench release grade lock clean
+.PHONY: help setup test test-fast demo lab bench release grade report lock clean
 
 help:
 	@echo "make demo     set up, build the student notebooks, grade the sample class, print the grades"
@@ -28,6 +28,7 @@ help:
 	@echo "make lab      open JupyterLab on course/ (students)"
 	@echo "make release  regenerate course/ from solutions/ with nbgrader"
 	@echo "make grade    grade SUBMISSIONS=<dir or zip> in parallel (instructors)"
+	@echo "make report   write the class report autograder/report/index.html from the gradebook"
 	@echo "make bench    run the benchmarks, write .bench/results.json (ONLY=\"qlearner notebooks\" for some)"
 	@echo "make lock     re-resolve constraints.txt from lib/pyproject.toml"
 
@@ -61,6 +62,9 @@ grade: setup
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS)) \
 	  $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade)
 
+report: setup
+	$(BIN)/python -m tapelab.grading.report
+
 bench: setup
 	$(BIN)/python bench/run.py $(ONLY)
 
@@ -74,4 +78,5 @@ lock:
 	@echo "constraints.txt updated: now update the pins in environment.yml (make test checks them)"
 
 clean:
-	rm -rf $(VENV) .bench autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db
+	rm -rf $(VENV) .bench autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db \
+	  autograder/grades*.csv autograder/report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,42 @@ def test_source_files_and_assignments(tmp_path):
     _touch(tmp_path / "notes" / "todo.txt")
     assert assignments(tmp_path) == {"01_gradient_tape": ["gradient_tape.ipynb"]}
     assert source_files(tmp_path, "01_gradient_tape") == {"gradient_tape.ipynb": b"S"}
+
+
+#: the default pattern with ISO timestamps, which may carry a UTC offset.
+ISO_NAMED = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9T:+\-]+)_(?P<file_id>[\w\-]+\.ipynb)$"
+
+
+def test_lms_zip_latest_attempt_is_latest_in_time(tmp_path):
+    """Is the latest attempt the latest in time, read as zip_collect reads timestamps, when the text order of
+    the timestamps says otherwise?"""
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Tape_s1_attempt_2026-11-20T10:30:00+02:00_gradient_tape.ipynb", "earlier")  # 08:30 UTC
+        zf.writestr("Tape_s1_attempt_2026-11-20T09:00:00+00:00_gradient_tape.ipynb", "later")    # 09:00 UTC
+    found = collect(archive, KNOWN, named_regexp=ISO_NAMED)
+    assert [(s.student, s.files, s.timestamp) for s in found.submissions] == [
+        ("s1", {"gradient_tape.ipynb": b"later"}, datetime(2026, 11, 20, 9, 0))]
+    assert found.problems == []
+
+
+def test_an_unreadable_timestamp_is_reported_and_counts_as_oldest(tmp_path):
+    """Is an attempt whose timestamp cannot be read reported, and beaten by one whose timestamp can?"""
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Tape_s1_attempt_2026-13-45-99-00-00_gradient_tape.ipynb", "garbled")
+        zf.writestr("Tape_s1_attempt_2026-11-20-09-00-00_gradient_tape.ipynb", "dated")
+    found = collect(archive, KNOWN)
+    assert [(s.files, s.timestamp) for s in found.submissions] == [
+        ({"gradient_tape.ipynb": b"dated"}, datetime(2026, 11, 20, 9, 0))]
+    assert len(found.problems) == 1 and "timestamp '2026-13-45-99-00-00' not understood" in found.problems[0]
+
+
+def test_folder_timestamp_file(tmp_path):
+    """Is the timestamp.txt that nbgrader collect leaves in a submission folder its time, in UTC?"""
+    _touch(tmp_path / "s1" / "01_gradient_tape" / "gradient_tape.ipynb", "A")
+    _touch(tmp_path / "s1" / "01_gradient_tape" / "timestamp.txt", "2026-11-20 10:00:00.000000 Europe/Berlin\n")
+    _touch(tmp_path / "s2" / "01_gradient_tape" / "gradient_tape.ipynb", "B")
+    found = collect(tmp_path, KNOWN)
+    assert [(s.student, s.timestamp) for s in found.submissions] == [
+        ("s1", datetime(2026, 11, 20, 9, 0)), ("s2", None)]

@@ -1,34 +1,24 @@
-"""The sample class (autograder/samples) graded by the kit's pipeline, as `make demo` does."""
+"""The sample class (autograder/samples) graded by the kit's pipeline, as `make demo` does.
+
+The class is graded once per session by the `graded` fixture of conftest.py, which the
+class report's tests (test_report.py, test_lms.py) share.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from tapelab.grading import gradebook
-from tapelab.grading.driver import grade_class
 
 
 @pytest.fixture(scope="module")
 def expected(repo):
     return json.loads((repo / "autograder" / "samples" / "expected.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def graded(repo, tmp_path_factory):
-    """Grade the samples once, in a copy of the course (the repository's gradebook stays untouched), with its limits."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(repo / "solutions", root / "solutions")
-    (root / "autograder").mkdir()
-    shutil.copy(repo / "autograder" / "nbgrader_config.py", root / "autograder")
-    report = grade_class(repo / "autograder" / "samples" / "submissions",
-                         config=root / "autograder" / "nbgrader_config.py", workers=2, allow_unsandboxed=True)
-    return root, report
 
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -102,11 +92,23 @@ def test_feedback_html_for_every_graded_sample(graded, expected):
 
 
 def _text_outputs(data: bytes) -> list:
+    """Each code cell's outputs as text; a stream printed in several chunks counts as one (chunking is timing)."""
     import nbformat
 
     nb = nbformat.reads(data.decode(), as_version=4)
-    return [[(o.get("name"), o.get("text"), o.get("data", {}).get("text/plain"), o.get("ename"), o.get("evalue"))
-             for o in cell.get("outputs", [])] for cell in nb.cells if cell.cell_type == "code"]
+    cells = []
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        outputs: list = []
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream" and outputs and outputs[-1][0] == ("stream", o.get("name")):
+                outputs[-1] = (outputs[-1][0], outputs[-1][1] + o.get("text", ""))
+            elif o.get("output_type") == "stream":
+                outputs.append((("stream", o.get("name")), o.get("text", "")))
+            else:
+                outputs.append(((o.get("output_type"), None), (o.get("data", {}).get("text/plain"), o.get("ename"),
+                                                               o.get("evalue"))))
+        cells.append(outputs)
+    return cells
 
 
 @pytest.mark.slow

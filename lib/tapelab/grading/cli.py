@@ -6,7 +6,9 @@
 SUBMISSIONS is a folder ``<student>/<assignment>/<notebook>.ipynb`` or an LMS
 zip (see :mod:`tapelab.grading.collect`). Results go where nbgrader puts them
 (autograder/autograded, autograder/feedback, autograder/gradebook.db) plus the
-grades CSV autograder/grades.csv. What a kernel may use (CPU seconds per cell,
+grades CSVs (autograder/grades.csv, nbgrader's; grades_canvas.csv and grades_moodle.csv
+for an LMS import) and the class report autograder/report/index.html
+(:mod:`tapelab.grading.report`). What a kernel may use (CPU seconds per cell,
 memory) is the ``Limits`` section of the course's nbgrader config. Exit status: 0 when every submission was
 graded, 1 when some could not be (listed in the table), 2 on a setup error
 (unreachable scheduler, a worker with another kit, no sandbox).
@@ -42,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="run student code without the sandbox when it is unavailable (trusted submissions only)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="do not write the class report")
     return p
 
 
@@ -78,7 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         if bar is not None:
             bar.close()
     print(render(report))
+    if report.results and not args.no_report:
+        from tapelab.grading import report as class_report
+
+        try:
+            page = class_report.write(report.course)
+            print(f"class report:   {_rel(page)}")
+        except Exception as err:  # noqa: BLE001 - the grades are written; the report can be made again
+            print(f"the class report could not be written ({type(err).__name__}: {err}); "
+                  "try again with `make report`", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _rel(path: Path) -> str:
+    """`path` relative to the current folder where it lies below it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def samples_folder() -> Path:
@@ -104,16 +122,13 @@ def render(report) -> str:
     from tapelab.grading import summary
 
     course = report.course
-    def rel(path: Path) -> str:
-        path = Path(path).resolve()
-        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
-
+    rel = _rel
     lines = [summary.table(report.results) if report.results else "no submission found"]
     lines += [f"  ! {p}" for p in report.problems]
     lines += [f"  ! {r.student}/{r.assignment}: {r.reason}" for r in report.failed]
     lines += ["",
               f"graded {report.graded}, reused {report.reused} unchanged result(s) in {report.seconds:.0f} s",
-              f"grades CSV:     {rel(course.csv)}",
+              f"grades CSV:     {rel(course.csv)} (for an LMS: {course.canvas_csv.name}, {course.moodle_csv.name})",
               f"feedback HTML:  {rel(course.feedback)}/<student>/<assignment>/",
               f"gradebook:      {rel(course.gradebook)}"]
     if report.containment:

@@ -9,17 +9,25 @@ Two layouts are accepted:
   ``file_id`` (and optionally ``timestamp``) is matched against each file name.
   The default, :data:`LMS_NAMED_REGEXP`, reads Blackboard-style names such as
   ``Assignment 1_s123_attempt_2026-11-20-10-00-00_gradient_tape.ipynb``; ``file_id``
-  names the notebook, hence the assignment. Of several attempts the latest wins.
+  names the notebook, hence the assignment. Of several attempts the latest wins:
+  timestamps are parsed as ``nbgrader zip_collect`` parses them
+  (:func:`nbgrader.utils.parse_utc`, so an offset such as ``+01:00`` counts) and
+  compared as times, not as strings.
+
+A submission's time, where one is known, is its latest attempt's timestamp, or
+the ``timestamp.txt`` that ``nbgrader collect`` and ``zip_collect`` leave in a
+``<student>/<assignment>/`` folder; the gradebook compares it with the
+assignment's due date for nbgrader's late-submission penalty.
 
 Nothing here modifies the submission files: they are read into memory.
 """
 
 from __future__ import annotations
 
-import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from tapelab.grading import containment
@@ -33,12 +41,16 @@ JUNK = {".ipynb_checkpoints", "__pycache__", ".DS_Store", "__MACOSX"}
 
 @dataclass
 class Submission:
-    """One student's files for one assignment (paths relative to ``<student>/<assignment>/``)."""
+    """One student's files for one assignment (paths relative to ``<student>/<assignment>/``).
+
+    ``timestamp``: when it was submitted (naive UTC, as nbgrader stores it), if known.
+    """
 
     student: str
     assignment: str
     files: dict[str, bytes]
     origin: str = ""
+    timestamp: datetime | None = None
 
 
 @dataclass
@@ -121,8 +133,31 @@ def _collect_folders(root: Path, students: list[Path], known: dict[str, list[str
             else:
                 files = {p.relative_to(sub).as_posix(): p.read_bytes() for p in sorted(sub.rglob("*"))
                          if p.is_file() and _visible(p, root)}
-                found.submissions.append(Submission(folder.name, sub.name, files, str(sub)))
+                stamp = files.get("timestamp.txt", b"").decode(errors="replace").strip()
+                when = _parse_time(stamp, f"{sub.relative_to(root)}/timestamp.txt", found.problems)
+                found.submissions.append(Submission(folder.name, sub.name, files, str(sub), when))
     return found
+
+
+def _parse_time(stamp: str, where: str, problems: list[str]) -> datetime | None:
+    """`stamp` as naive UTC with nbgrader's parser; None (and a problem) when it cannot be read."""
+    from nbgrader.utils import parse_utc
+
+    if not stamp:
+        return None
+    try:
+        return parse_utc(stamp)
+    except (ValueError, OverflowError):
+        problems.append(f"{where}: timestamp {stamp!r} not understood (expected e.g. 2026-11-20-10-00-00 "
+                        "or 2026-11-20 10:00:00+01:00); taken as older than any readable one")
+        return None
+
+
+def _later(a: datetime | None, b: datetime | None) -> bool:
+    """Is `a` at least as late as `b`? A missing time is older than any known one."""
+    if a is None or b is None:
+        return b is None
+    return a >= b
 
 
 def _collect_lms(root: Path, known: dict[str, list[str]], named_regexp: str) -> Collected:
@@ -131,7 +166,7 @@ def _collect_lms(root: Path, known: dict[str, list[str]], named_regexp: str) -> 
     plugin = FileNameCollectorPlugin(named_regexp=named_regexp)
     owner = {nb: assignment for assignment, notebooks in known.items() for nb in notebooks}
     found = Collected()
-    latest: dict[tuple[str, str, str], tuple[str, Path]] = {}
+    latest: dict[tuple[str, str, str], tuple[datetime | None, Path]] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and _visible(p, root)):
         match = plugin.collect(path.name)
         if not match:
@@ -144,11 +179,14 @@ def _collect_lms(root: Path, known: dict[str, list[str]], named_regexp: str) -> 
                                   f"(expected one of {', '.join(sorted(owner))})")
             continue
         key = (match["student_id"], owner[notebook], notebook)
-        stamp = match.get("timestamp") or ""
-        if key not in latest or stamp >= latest[key][0]:
-            latest[key] = (stamp, path)
+        when = _parse_time(match.get("timestamp") or "", path.name, found.problems)
+        if key not in latest or _later(when, latest[key][0]):
+            latest[key] = (when, path)
     grouped: dict[tuple[str, str], dict[str, bytes]] = {}
-    for (student, assignment, notebook), (_, path) in sorted(latest.items()):
+    times: dict[tuple[str, str], datetime | None] = {}
+    for (student, assignment, notebook), (when, path) in sorted(latest.items()):
         grouped.setdefault((student, assignment), {})[notebook] = path.read_bytes()
-    found.submissions = [Submission(s, a, files, "zip") for (s, a), files in grouped.items()]
+        if _later(when, times.get((student, assignment))):
+            times[(student, assignment)] = when
+    found.submissions = [Submission(s, a, files, "zip", times.get((s, a))) for (s, a), files in grouped.items()]
     return found

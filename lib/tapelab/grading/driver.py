@@ -5,9 +5,13 @@ course layout from the kit's nbgrader config (autograder/nbgrader_config.py),
 collects the submissions, reuses cached results of unchanged submissions,
 sends the other jobs to Dask (:mod:`tapelab.grading.cluster`), and as each
 result arrives caches it, merges it into the course gradebook (the only writer),
-and writes the autograded notebook and feedback HTML in nbgrader's layout.
-Finally it exports the grades CSV. Nothing is written before the cluster is
-reachable and every worker runs the driver's kit.
+keeps what the gradebook does not hold (failure messages, stopped cells, grading
+time: :mod:`tapelab.grading.findings`) and the tokenized answer cells
+(:mod:`tapelab.grading.answer_cells`) for the class report, and writes the
+autograded notebook and feedback HTML in nbgrader's layout. Finally it exports
+the grades: nbgrader's CSV and the Canvas and Moodle import files
+(:mod:`tapelab.grading.lms`). Nothing is written before the cluster is reachable
+and every worker runs the driver's kit.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tapelab.grading import cache, cluster, gradebook
+from tapelab.grading import answer_cells, cache, cluster, findings, gradebook, lms
 from tapelab.grading.collect import Submission, assignments, collect, source_files
 from tapelab.grading.containment import Limits, check_sandbox
 from tapelab.grading.jobs import FAILED, NOT_GRADABLE, JobResult, JobSpec, max_points
@@ -36,6 +40,7 @@ class Course:
     feedback: Path
     gradebook: Path
     config: dict = field(default_factory=dict)
+    release: Path | None = None
 
     @property
     def jobs(self) -> Path:
@@ -43,8 +48,31 @@ class Course:
         return self.gradebook.parent / ".jobs"
 
     @property
+    def findings(self) -> Path:
+        """What grading found beyond the grades, per (student, assignment)."""
+        return self.jobs / "findings"
+
+    @property
+    def answers(self) -> Path:
+        """The tokenized answer cells of every submission, for comparing students."""
+        return self.jobs / "answers"
+
+    @property
     def csv(self) -> Path:
         return self.gradebook.parent / "grades.csv"
+
+    @property
+    def canvas_csv(self) -> Path:
+        return self.gradebook.parent / "grades_canvas.csv"
+
+    @property
+    def moodle_csv(self) -> Path:
+        return self.gradebook.parent / "grades_moodle.csv"
+
+    @property
+    def report(self) -> Path:
+        """The folder of the class report (index.html)."""
+        return self.gradebook.parent / "report"
 
     @classmethod
     def from_config(cls, path: Path) -> Course:
@@ -62,7 +90,8 @@ class Course:
                    submitted=root / layout.get("submitted_directory", "submitted"),
                    autograded=root / layout.get("autograded_directory", "autograded"),
                    feedback=root / layout.get("feedback_directory", "feedback"),
-                   gradebook=Path(url.removeprefix("sqlite:///")), config=config)
+                   gradebook=Path(url.removeprefix("sqlite:///")), config=config,
+                   release=root / layout.get("release_directory", "release"))
 
 
 def _plain(config) -> dict:
@@ -166,7 +195,7 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
                          reused=len(results), course=course)
     if todo:
         if scheduler is None:
-            report.containment = check_sandbox(allow_unsandboxed)
+            report.containment = check_sandbox(allow_unsandboxed).note
         with cluster.connect(scheduler, workers=workers) as client:
             report.workers = cluster.check_workers(client, kit)
             report.dashboard = cluster.dashboard(client)
@@ -191,6 +220,8 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
             gradebook.merge(course.gradebook, result)
     if results:
         gradebook.export_csv(course.gradebook, course.csv)
+        lms.export_canvas(course.gradebook, course.canvas_csv)
+        lms.export_moodle(course.gradebook, course.moodle_csv)
     report.containment = report.containment or next((r.containment for r in results.values() if r.containment), "")
     report.seconds = time.monotonic() - started
     return report
@@ -199,7 +230,11 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
 def _merge(course: Course, submission: Submission, result: JobResult,
            on_result: Callable[[JobResult, bool], None] | None, *, reused: bool) -> None:
     course.gradebook.parent.mkdir(parents=True, exist_ok=True)
-    gradebook.merge(course.gradebook, result)
+    gradebook.merge(course.gradebook, result, timestamp=submission.timestamp,
+                    late=gradebook.late_plugin(course.config))
+    findings.save(course.findings, result)
+    answer_cells.save(course.answers, submission.student, submission.assignment,
+                 {n: b for n, b in submission.files.items() if n.endswith(".ipynb") and "/" not in n})
     _write_outputs(course, submission, result)
     if on_result:
         on_result(result, reused)

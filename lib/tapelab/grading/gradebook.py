@@ -6,14 +6,26 @@ the course gradebook through nbgrader's API, as ``nbgrader autograde`` run in
 the course folder would have. Merging the same result twice changes nothing, so
 a retried or resumed job is never counted twice. :func:`export_csv` is
 ``nbgrader export``'s CSV.
+
+Late submissions are penalised as ``nbgrader autograde`` does (its
+``AssignLatePenalties`` step): a submission whose time is past the assignment's due
+date (with the student's extension; set with ``nbgrader db assignment add NAME
+--duedate=...``) gets, per notebook, the penalty of nbgrader's
+``LateSubmissionPlugin`` configured in the course config
+(``c.LateSubmissionPlugin.penalty_method = "zero"``; the default, ``"none"``,
+gives none), between 0 and the notebook's score. The gradebook then reports
+``score`` and ``late_submission_penalty`` side by side, as nbgrader's CSV does.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.plugins import BasePlugin, LateSubmissionPlugin
 
 from tapelab.grading import schema
 from tapelab.grading.jobs import NOT_GRADABLE, JobResult
@@ -26,7 +38,7 @@ def db_url(path: Path) -> str:
 
 def _open(path: Path) -> Gradebook:
     """nbgrader's Gradebook at `path`, created (and stamped in this process) if missing."""
-    schema.install()
+    schema.create_gradebook(path)
     return Gradebook(db_url(path))
 
 
@@ -49,13 +61,31 @@ def _record_assignment(gb: Gradebook, assignment: str, notebooks: list[dict]) ->
                                             locked=cell["locked"], source=cell["source"], checksum=cell["checksum"])
 
 
-def merge(path: Path, result: JobResult) -> None:
+def late_plugin(config: dict | None = None) -> BasePlugin:
+    """nbgrader's late-submission plugin as the course config sets it up.
+
+    ``AssignLatePenalties.plugin_class`` may name another plugin class (as for ``nbgrader
+    autograde``); its section of the config, e.g. ``LateSubmissionPlugin``, configures it.
+    """
+    from traitlets.config import Config
+    from traitlets.utils.importstring import import_item
+
+    config = config or {}
+    cls = config.get("AssignLatePenalties", {}).get("plugin_class") or LateSubmissionPlugin
+    cls = import_item(cls) if isinstance(cls, str) else cls
+    return cls(config=Config({k: v for k, v in config.items() if isinstance(v, dict)}))
+
+
+def merge(path: Path, result: JobResult, *, timestamp: datetime | None = None,
+          late: BasePlugin | None = None) -> None:
     """Write `result` into the gradebook at `path` (created if missing). Idempotent.
 
     A result without grades still records the student, so the CSV lists them. A
     notebook that could not be graded (unreadable, missing) scores 0 on every graded
     cell once the assignment is known, as nbgrader does for a missing notebook; a job
-    that failed on every try records no score.
+    that failed on every try records no score. `timestamp` (naive UTC) is when the
+    student submitted; `late` the plugin that penalises a late submission
+    (:func:`late_plugin`, nbgrader's default when None).
     """
     with _open(path) as gb, warnings.catch_warnings():
         # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warning; harmless.
@@ -67,7 +97,8 @@ def merge(path: Path, result: JobResult) -> None:
                 _record_zero(gb, result)
             return
         _record_assignment(gb, result.assignment, notebooks)
-        gb.update_or_create_submission(result.assignment, result.student)
+        stamp = {"timestamp": timestamp} if timestamp is not None else {}
+        submission = gb.update_or_create_submission(result.assignment, result.student, **stamp)
         for nb in notebooks:
             for grade in nb["grades"]:
                 row = gb.find_grade(grade["name"], nb["name"], result.assignment, result.student)
@@ -80,6 +111,18 @@ def merge(path: Path, result: JobResult) -> None:
                     continue
                 row.auto_comment = comment["auto_comment"]
         gb.db.commit()
+        _assign_late_penalties(gb, submission, late or LateSubmissionPlugin())
+
+
+def _assign_late_penalties(gb: Gradebook, submission, plugin: BasePlugin) -> None:
+    """Each notebook's late penalty, as nbgrader's AssignLatePenalties sets it: 0 <= penalty <= score."""
+    late_s = submission.total_seconds_late
+    for notebook in submission.notebooks:
+        penalty = None
+        if late_s > 0:
+            penalty = plugin.late_submission_penalty(submission.student.id, notebook.score, late_s)
+        notebook.late_submission_penalty = None if penalty is None else min(max(penalty, 0.0), notebook.score)
+    gb.db.commit()
 
 
 def _record_zero(gb: Gradebook, result: JobResult) -> None:
@@ -95,8 +138,50 @@ def _record_zero(gb: Gradebook, result: JobResult) -> None:
     gb.db.commit()
 
 
+def connect(path: Path) -> Gradebook:
+    """nbgrader's Gradebook at `path`, created if missing (use it as a context manager)."""
+    return _open(path)
+
+
+def read(path: Path) -> Gradebook:
+    """The existing gradebook at `path`, for reading (use it as a context manager)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no gradebook at {path}: grade the class first (make grade SUBMISSIONS=...)")
+    return _open(path)
+
+
+@dataclass(frozen=True)
+class Total:
+    """A student's points for one assignment: ``score`` before and ``final`` after the late penalty."""
+
+    score: float
+    max_score: float
+    penalty: float = 0.0
+    timestamp: datetime | None = None
+
+    @property
+    def final(self) -> float:
+        return self.score - self.penalty
+
+
+def totals(gb: Gradebook, assignment: str) -> dict[str, Total]:
+    """student id -> :class:`Total` of every submission of `assignment` in `gb`.
+
+    Scores come from ``Gradebook.submission_dicts`` (one SQL query); late penalties from
+    ``SubmittedAssignment.late_submission_penalty``, read only where the assignment has a
+    due date (without one, nbgrader gives no penalty).
+    """
+    penalties = {}
+    if gb.find_assignment(assignment).duedate is not None:
+        penalties = {s.student_id: float(s.late_submission_penalty or 0.0)
+                     for s in gb.assignment_submissions(assignment) if s.total_seconds_late > 0}
+    return {d["student"]: Total(float(d["score"]), float(d["max_score"]), penalties.get(d["student"], 0.0),
+                                d["timestamp"])
+            for d in gb.submission_dicts(assignment)}
+
+
 def scores(path: Path) -> dict[tuple[str, str], tuple[float, float]]:
-    """(student, assignment) -> (score, max_score) as the gradebook at `path` has them."""
+    """(student, assignment) -> (score, max_score) as the gradebook at `path` has them (before late penalties)."""
     out = {}
     with _open(path) as gb:
         for assignment in gb.assignments:
