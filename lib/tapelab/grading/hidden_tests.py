@@ -36,7 +36,9 @@ class HideHiddenTests(ClearHiddenTests):
     def preprocess_cell(self, cell: NotebookNode, resources: dict, cell_index: int):
         if not self.enabled or cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
             return cell, resources
-        if self._remove_hidden_test_region(cell) and self.note:
+        before = cell.source
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        if cell.source != before and self.note:
             cell.source = cell.source.rstrip("\n") + "\n" + self.note
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
