@@ -128,16 +128,15 @@ def _hidden_lines(repo, assignment: str) -> list[str]:
     """The lines of the hidden tests of `assignment`'s source notebook that the released notebook does not show."""
     import nbformat
 
+    sys.path.insert(0, str(repo / "tests" / "fixtures" / "mistakes"))
+    import mistake_build
+
     shown = "\n".join(c.source for p in (repo / "course" / assignment).glob("*.ipynb")
                       for c in nbformat.read(p, as_version=4).cells)
-    lines = []
-    for path in (repo / "solutions" / assignment).glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if "### BEGIN HIDDEN TESTS" in cell.source:
-                region = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
-                lines += [line.strip() for line in region.splitlines()
-                          if len(line.strip()) >= 25 and line.strip() not in shown]
-    return lines
+    hidden = [code for path in (repo / "solutions" / assignment).glob("*.ipynb")
+              for code in mistake_build.hidden_tests(f"{assignment}/{path.name}", repo).values()]
+    return [line.strip() for code in hidden for line in code.splitlines()
+            if len(line.strip()) >= 25 and line.strip() not in shown]
 
 
 @pytest.mark.slow
