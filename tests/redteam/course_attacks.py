@@ -94,13 +94,8 @@ def liar_cell(solution_cell: str) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
-def _answer_cells(notebook: str, repo: Path) -> list[str]:
-    """The grade_ids of the notebook's solution (answer) code cells, in order."""
-    return [mistake_build._grade_id(c) for c in mistake_build.read(notebook, "solutions", repo).cells
-            if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")]
-
-
 def _solution_sources(notebook: str, repo: Path) -> dict[str, str]:
+    """grade_id -> source of each solution (answer) code cell of solutions/`notebook`, in order."""
     return {mistake_build._grade_id(c): c.source for c in mistake_build.read(notebook, "solutions", repo).cells
             if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
 
@@ -131,12 +126,13 @@ def attacks(path: Path, repo: Path = mistake_build.REPO) -> list[Attack]:
     """The hostile students of one answers file: each wrong student behind the patches, and the liar."""
     group = answers.students(answers.load(path))
     notebook = group[0].notebook
-    cells = _answer_cells(notebook, repo)
+    sources = _solution_sources(notebook, repo)
+    cells = list(sources)
     out = []
     for student in (s for s in group if not s.correct):
         nb = _with_patches(answers.submission(student, repo), cells, {})
         out.append(Attack(f"patched-{student.name}", notebook, nb, student.loses))
-    liars = {cell: liar_cell(source) for cell, source in _solution_sources(notebook, repo).items()}
+    liars = {cell: liar_cell(source) for cell, source in sources.items()}
     nb = _with_patches(mistake_build.student_notebook(notebook, repo), cells, liars)
     out.append(Attack(f"liar-{notebook.split('/')[0]}", notebook, nb,
                       frozenset(mistake_build.points(notebook, repo))))
