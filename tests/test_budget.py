@@ -187,3 +187,20 @@ def test_heavy_cell_budget_comes_from_the_source_only():
     light = next(c for c in result.cells if c.grade_id == "test_light")
     assert re.match(r"CellTimeoutError: this cell used 1(\.\d)? s of CPU of its 1 s and was interrupted",
                     light.message), light.message
+
+
+@pytest.mark.slow
+def test_a_flood_of_prints_costs_its_cell_only(tmp_path):
+    """Does a cell printing 1 MB lines forever stop at its CPU budget, its output cut at the cap, with
+    the kernel's memory nowhere near its limit and the next cell run?
+
+    Without the cut in the kernel, ipykernel buffers what the grader has not read yet and the
+    kernel passes 600 MB within a second of such a loop, sooner the slower the grader reads.
+    """
+    flood = "line = 'x' * (1 << 20)\nwhile True:\n    print(line)"
+    nb = _run([flood, "print('next')"], Limits(cpu_seconds_per_cell=3, memory_mb=600), tmp_path / "scratch")
+    flooded, after = nb.cells
+    assert _stop(flooded)["kind"] == "cpu" and not _stop(flooded)["kernel_stopped"]
+    printed = _stdout(flooded)
+    assert printed.count("output truncated") == 1 and len(printed) <= Limits().output_chars + 100
+    assert _stdout(after) == "next\n" and _errors(after) == []

@@ -28,7 +28,7 @@ def test_unknown_limit_is_refused():
         Limits.from_config({"Limits": {"cpu_second_per_cell": 5}})
     assert str(err.value) == (
         "the Limits section of the nbgrader config may set cpu_seconds_per_cell, cpu_seconds_per_notebook, "
-        "wall_factor, memory_mb, process_cpu_s, nproc, fsize_mb; actual: cpu_second_per_cell (a misspelt name?)")
+        "wall_factor, memory_mb, process_cpu_s, nproc, fsize_mb, output_mb; actual: cpu_second_per_cell (a misspelt name?)")
     assert Limits.from_config({}) == Limits()
 
 

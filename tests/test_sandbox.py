@@ -107,17 +107,17 @@ def test_check_sandbox_opt_out(monkeypatch, how):
 def test_nbgrader_config_is_plain_data_and_replaces_execute(tmp_path):
     """Is the config JSON-able, with BudgetedExecute in place of nbgrader's Execute and the limits given?"""
     limits = Limits(cpu_seconds_per_cell=7, cpu_seconds_per_notebook=70, wall_factor=3, memory_mb=700,
-                    process_cpu_s=17, nproc=77, fsize_mb=7)
+                    process_cpu_s=17, nproc=77, fsize_mb=7, output_mb=0.5)
     config = sandbox.nbgrader_config(tmp_path / "scratch", limits)
     assert json.loads(json.dumps(config)) == config
     pre = config["Autograde"]["autograde_preprocessors"]
     assert pre[0] == "tapelab.grading.budget.BudgetedExecute" and "nbgrader.preprocessors.execute.Execute" not in pre
     assert config["Execute"] == {"timeout": 21, "shutdown_kernel": "immediate"}
     assert config["BudgetedExecute"] == {"cpu_seconds_per_cell": 7.0, "cpu_seconds_per_notebook": 70.0,
-                                         "wall_factor": 3.0}
+                                         "wall_factor": 3.0, "max_output_bytes": 1 << 19}
     assert config["SandboxProvisioner"] == {
         "scratch": str((tmp_path / "scratch").resolve()), "sandboxed": True, "memory_mb": 700, "process_cpu_s": 17,
-        "nproc": 77, "fsize_mb": 7, "notebook_wall_s": 240.0}
+        "nproc": 77, "fsize_mb": 7, "notebook_wall_s": 240.0, "output_chars": 1 << 19}
 
 
 def test_bwrap_command_binds_only_what_the_kernel_needs(tmp_path):

@@ -73,7 +73,8 @@ class BudgetedExecute(Execute):
                         help="a cell may run wall_factor x its CPU budget in wall-clock seconds").tag(config=True)
     source_folder = Unicode("", help="the assignment's source notebooks, for the budgets of heavy cells"
                             ).tag(config=True)
-    max_output_bytes = Integer(1 << 20, help="output kept per cell; the rest is dropped").tag(config=True)
+    max_output_bytes = Integer(lim.Limits().output_chars,
+                               help="characters of output kept per cell; the rest is dropped").tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
@@ -200,10 +201,11 @@ class BudgetedExecute(Execute):
             size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
             used = self._output_bytes.get(cell_index, 0) + size
             self._output_bytes[cell_index] = used
-            if used > self.max_output_bytes:
-                if used - size <= self.max_output_bytes:
-                    cell.outputs.append(NotebookNode(
-                        output_type="stream", name="stderr",
-                        text=f"\n[output truncated: this cell printed more than {self.max_output_bytes >> 20} MB]\n"))
+            # room for the line with which the kernel ends a cut output (tapelab.grading.output_cap)
+            kept = self.max_output_bytes + len(lim.output_truncated(self.max_output_bytes))
+            if used > kept:
+                if used - size <= kept:
+                    cell.outputs.append(NotebookNode(output_type="stream", name="stderr",
+                                                     text=lim.output_truncated(self.max_output_bytes)))
                 return None
         return super().process_message(msg, cell, cell_index)

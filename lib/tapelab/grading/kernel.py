@@ -43,7 +43,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Bool, Float, Integer, Unicode, default
 
 from tapelab.grading import limits as lim
-from tapelab.grading import processes, watchdog
+from tapelab.grading import output_cap, processes, watchdog
 from tapelab.grading.sandbox import (bwrap_command, check_scratch, confine_command, kernel_env, kernel_uid,
                                      matplotlib_font_list)
 
@@ -71,6 +71,8 @@ class SandboxProvisioner(LocalProvisioner):
     nproc = Integer(lim.Limits.nproc).tag(config=True)
     fsize_mb = Integer(lim.Limits.fsize_mb).tag(config=True)
     notebook_wall_s = Float(lim.Limits().notebook_wall_s).tag(config=True)
+    output_chars = Integer(lim.Limits().output_chars,
+                           help="characters a cell may print; the kernel drops the rest").tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -118,12 +120,15 @@ class SandboxProvisioner(LocalProvisioner):
             for folder, dirs, files in os.walk(scratch):
                 for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                     os.chown(name, self._uid, self._uid, follow_symlinks=False)
-        cmd = kwargs["cmd"]
+        # A flood of prints is cut in the kernel, before it fills the kernel's memory.
+        cmd = [*kwargs["cmd"], f"--IPKernelApp.extra_extensions={output_cap.__name__}"]
         if self.sandboxed:
             # bwrap runs with the launch env; the kernel gets only what kernel_env passes from the grader's.
             env = kernel_env(dict(os.environ), scratch, cmd[0])
+            env[output_cap.CAP_VARIABLE] = str(self.output_chars)
             kwargs["cmd"] = bwrap_command(cmd, scratch, self._ipc_dir, self.limits, self._uid, env)
         else:
+            kwargs["env"] = {**kwargs.get("env", os.environ), output_cap.CAP_VARIABLE: str(self.output_chars)}
             kwargs["cmd"] = confine_command(cmd, self.limits, -1)
         return kwargs
 

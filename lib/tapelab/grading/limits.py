@@ -53,6 +53,8 @@ class Limits:
     process_cpu_s: CPU seconds of each kernel process (RLIMIT_CPU), a backstop.
     nproc: processes and threads of the kernel's uid (RLIMIT_NPROC); stops fork bombs.
     fsize_mb: largest file the kernel may write (RLIMIT_FSIZE).
+    output_mb: output a cell keeps (millions of characters printed or displayed); the rest is
+        dropped, in the kernel (:mod:`tapelab.grading.output_cap`) and where it arrives.
     """
 
     cpu_seconds_per_cell: float = 60
@@ -62,12 +64,18 @@ class Limits:
     process_cpu_s: int = 900
     nproc: int = 256
     fsize_mb: int = 200
+    output_mb: float = 1
 
     @property
     def address_space_mb(self) -> int:
         """Address space of each kernel process (RLIMIT_AS): 4 × memory_mb, since TensorFlow alone
         reserves about 1.4 GB of address space for some 0.7 GB it keeps resident."""
         return 4 * self.memory_mb
+
+    @property
+    def output_chars(self) -> int:
+        """Characters of output a cell keeps (``output_mb`` in units of 2**20)."""
+        return int(self.output_mb * (1 << 20))
 
     @property
     def notebook_wall_s(self) -> float:
@@ -84,6 +92,11 @@ class Limits:
             raise ValueError(f"the Limits section of the nbgrader config may set {', '.join(known)}; "
                              f"actual: {', '.join(unknown)} (a misspelt name?)")
         return cls(**section)
+
+
+def output_truncated(kept_chars: int) -> str:
+    """The line that ends a cell's output once it printed more than `kept_chars` characters."""
+    return f"\n[output truncated: this cell printed more than {_n(kept_chars / (1 << 20))} MB]\n"
 
 
 def _n(x: float) -> str:

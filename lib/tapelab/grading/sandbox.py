@@ -341,11 +341,12 @@ def nbgrader_config(scratch: Path, limits: Limits, sandboxed: bool = True) -> di
                     "shutdown_kernel": "immediate"},
         "BudgetedExecute": {"cpu_seconds_per_cell": float(limits.cpu_seconds_per_cell),
                             "cpu_seconds_per_notebook": float(limits.cpu_seconds_per_notebook),
-                            "wall_factor": float(limits.wall_factor)},
+                            "wall_factor": float(limits.wall_factor),
+                            "max_output_bytes": int(limits.output_chars)},
         "SandboxProvisioner": {
             "scratch": str(Path(scratch).resolve()), "sandboxed": bool(sandboxed),
             "memory_mb": int(limits.memory_mb), "process_cpu_s": int(limits.process_cpu_s),
             "nproc": int(limits.nproc), "fsize_mb": int(limits.fsize_mb),
-            "notebook_wall_s": float(limits.notebook_wall_s),
+            "notebook_wall_s": float(limits.notebook_wall_s), "output_chars": int(limits.output_chars),
         },
     }
