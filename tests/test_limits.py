@@ -22,6 +22,22 @@ def test_course_config_is_the_one_place(repo):
     assert limits.process_cpu_s > limits.cpu_seconds_per_notebook >= limits.cpu_seconds_per_cell
 
 
+@pytest.mark.parametrize("line, name, shown", [
+    ("c.Autograde.autograde_preprocessors = [__import__('nbgrader').preprocessors.Execute]",
+     "Autograde.autograde_preprocessors", "[<class"),
+    ("c.GenerateFeedback.preprocessors.append('x.Y')", "GenerateFeedback.preprocessors", "<LazyConfigValue"),
+])
+def test_config_the_workers_cannot_receive_is_refused(tmp_path, line, name, shown):
+    """Is a config value that cannot travel to the workers as JSON refused, naming it and the fix,
+    instead of left out (the workers would grade under another config than nbgrader)?"""
+    (tmp_path / "nbgrader_config.py").write_text(f"c = get_config()\nc.Limits.memory_mb = 1024\n{line}\n")
+    with pytest.raises(ValueError) as err:
+        Course.from_config(tmp_path / "nbgrader_config.py")
+    text = str(err.value)
+    assert f"sets {name} to {shown}" in text and "which the grading workers cannot receive" in text
+    assert "a class by its import name" in text
+
+
 def test_unknown_limit_is_refused():
     """Is a misspelt name in the Limits section refused, naming the names it may set?"""
     with pytest.raises(ValueError) as err:

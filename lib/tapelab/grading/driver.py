@@ -82,7 +82,7 @@ class Course:
         path = Path(path).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"no nbgrader config at {path}: expected the kit's autograder/nbgrader_config.py")
-        config = _plain(PyFileConfigLoader(path.name, path=str(path.parent)).load_config())
+        config = _plain(PyFileConfigLoader(path.name, path=str(path.parent)).load_config(), path)
         layout = config.get("CourseDirectory", {})
         root = Path(layout.get("root") or path.parent)
         url = layout.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
@@ -94,20 +94,27 @@ class Course:
                    release=root / layout.get("release_directory", "release"))
 
 
-def _plain(config) -> dict:
-    """Config sections as JSON-able data (values a job cannot carry are left out)."""
+def _plain(config, path: Path) -> dict:
+    """Config sections as JSON-able data, which is what reaches the grading workers.
+
+    A value that JSON cannot carry (a class object, a function, ``c.X.y.append(...)``) is
+    refused with its name: left out, the workers would grade under another config than
+    ``nbgrader autograde`` reading the same file.
+    """
     out: dict = {}
     for section, values in config.items():
         if not hasattr(values, "items"):
             continue
-        kept = {}
         for key, value in values.items():
             try:
                 json.dumps(value)
-            except TypeError:
-                continue
-            kept[key] = value
-        out[section] = kept
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{path} sets {section}.{key} to {value!r} ({type(value).__name__}), which the grading "
+                    "workers cannot receive: write it as plain strings, numbers, lists and dicts (a class by "
+                    "its import name, e.g. 'nbgrader.preprocessors.GetGrades', and a list whole, not with "
+                    ".append)") from None
+        out[section] = dict(values)
     return out
 
 
