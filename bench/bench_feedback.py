@@ -1,7 +1,7 @@
 """How many of the course's twelve common mistakes does grading name? (issue goal: all 12)
 
 Each mistake of ``tapelab.feedback.MISTAKES`` has a submission described in
-``tests/fixtures/mistakes/mistakes.toml``; every one is graded alone, as one
+``autograder/mistakes.toml`` (one per code); every one is graded alone, as one
 student, by the kit's grading job (nbgrader autograde + feedback, in the sandbox),
 as many at a time as there are cores. A mistake counts as diagnosed when its test
 cell loses its points and fails with the mistake's hint (code and text), and the

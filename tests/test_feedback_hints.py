@@ -1,7 +1,7 @@
 """Does grading name each common mistake, costing only the affected part?
 
-One submission per mistake of ``tapelab.feedback.MISTAKES`` is described in
-``tests/fixtures/mistakes/mistakes.toml`` and built from the current notebooks
+One submission per mistake of ``tapelab.feedback.MISTAKES`` is described in the course's
+catalogue, ``autograder/mistakes.toml`` (the entry named after the code), and built from the current notebooks
 (``course/`` with the solution regions written, then the mistake made). The slow
 tests grade them with the kit's grading job (``tapelab.grading.jobs.grade_job``:
 nbgrader autograde + feedback in the sandbox), two compatible mistakes of a
@@ -57,7 +57,9 @@ def _ready_or_skip(code: str, repo: Path) -> mistake_build.Mistake:
 
 
 def test_every_mistake_has_one_fixture():
-    """Does mistakes.toml describe each of the twelve mistake codes exactly once?"""
+    """Does the catalogue name one graded entry after each of the twelve mistake codes, and give every
+    other entry a known code?"""
+    assert {m.code for m in mistake_build.mistakes.load()} <= set(MISTAKES)
     assert sorted(CODES) == sorted(MISTAKES), (
         f"missing: {sorted(set(MISTAKES) - set(CODES))}, unknown: {sorted(set(CODES) - set(MISTAKES))}, "
         f"repeated: {sorted({c for c in CODES if CODES.count(c) > 1})}")
@@ -97,7 +99,7 @@ def test_correct_submission_is_the_release_with_the_solutions(notebook, repo):
 def test_stale_description_says_what_to_update(repo):
     """Does a mistake whose line is gone from the solution raise StaleFixture naming it?"""
     mistake = mistake_build.Mistake(
-        code="no-watch", notebook="01_gradient_tape/gradient_tape.ipynb", cell="derivative", story="",
+        name="no-watch", code="no-watch", notebook="01_gradient_tape/gradient_tape.ipynb", cell="derivative", story="",
         hint_cell="test_derivative", loses=("test_derivative",),
         edits=(mistake_build.Edit("tape.observe(x)", ""),))
     with pytest.raises(mistake_build.StaleFixture) as err:
@@ -106,7 +108,7 @@ def test_stale_description_says_what_to_update(repo):
         "mistake 'no-watch': the solution of 'derivative' in 01_gradient_tape/gradient_tape.ipynb contains "
         "'tape.observe(x)' 0 times (expected once); update mistakes.toml")
     moved = mistake_build.Mistake(
-        code="no-watch", notebook="01_gradient_tape/gradient_tape.ipynb", cell="derivative", story="",
+        name="no-watch", code="no-watch", notebook="01_gradient_tape/gradient_tape.ipynb", cell="derivative", story="",
         hint_cell="test_derivatives", loses=(), edits=())
     with pytest.raises(mistake_build.StaleFixture, match="has no graded cell 'test_derivatives'"):
         mistake_build.submission([moved], repo)

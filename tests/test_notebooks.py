@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,9 @@ import pytest
 from tapelab.feedback import MISTAKES, Hint
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "autograder"))
+
+import mistakes  # noqa: E402  (the course's catalogue of mistakes, autograder/mistakes.toml)
 NOTEBOOKS = sorted(REPO.glob("solutions/*/*.ipynb"))
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (tapelab)", "language": "python"}
 #: An exercise heading: "### Exercise 2 (3 points): ..." or "### ✏️ Your turn: ... (2 + 4 + 3 points)",
@@ -114,37 +118,8 @@ def test_outputs_are_from_one_clean_run(path: Path) -> None:
 
 # ------------------------------------------------------------------ mistakes -> hints
 
-#: (notebook, grade_id of the solution cell, grade_id of its test cell, (old, new) edits, expected code)
-MISTAKE_CASES = [
-    ("01_gradient_tape", "derivative", "test_derivative",
-     [("        tape.watch(x)\n", "")], "no-watch"),
-    ("01_gradient_tape", "huber", "test_huber",
-     [("abs_e = tf.abs(e)", "abs_e = np.abs(e)"), ("return tf.where", "return np.where")], "numpy-in-tape"),
-    ("01_gradient_tape", "huber", "test_huber",
-     [("abs_e = tf.abs(e)", "abs_e = tf.abs(e.numpy())"), ("tf.square(e)", "tf.square(e.numpy())")],
-     "numpy-in-tape"),
-    ("01_gradient_tape", "minimise", "test_minimise",
-     [("tf.Variable(tf.cast(start, tf.float32))", "tf.Variable(start)")], "int-dtype"),
-    ("01_gradient_tape", "minimise", "test_minimise",
-     [("x.assign_sub(learning_rate * tape.gradient(y, x))", "x = x - learning_rate * tape.gradient(y, x)")],
-     "no-watch"),
-    ("01_gradient_tape", "loss_gradients", "test_loss_gradients",
-     [("model.trainable_variables", "model.variables")], "all-variables"),
-    ("02_chain_rule", "seed_adjoints", "test_seed_adjoints",
-     [('wbar["w1"] = sp.cos(w1) + w2', 'wbar["w1"] = sp.cos(w1)')], "adjoint-missing-path"),
-    ("02_chain_rule", "graph2_adjoints", "test_graph2_adjoints",
-     [('"w1": sp.exp(w3) * w2 + w2 * sp.cos(w1),', '"w1": sp.exp(w3) * w2,')], "adjoint-missing-path"),
-    ("02_chain_rule", "backward", "test_backward",
-     [("wbar[parent] += ", "wbar[parent] = ")], "adjoint-missing-path"),
-    ("03_jacobians", "jacobian", "test_jacobian",
-     [("        tape.watch(x)\n", "")], "no-watch"),
-    ("03_jacobians", "jacobian", "test_jacobian",
-     [("tf.constant(point, dtype=tf.float64)", "tf.constant(point)")], "int-dtype"),
-    ("03_jacobians", "input_jacobians", "test_input_jacobians",
-     [("        tape.watch(xb)\n", "")], "no-watch"),
-    ("03_jacobians", "hessian", "test_hessian",
-     [("            inner.watch(x)\n", "")], "no-watch"),
-]
+#: the catalogue's mistakes in notebooks 01-03 (04's are graded by tests/test_feedback_hints.py).
+MISTAKE_CASES = [m for m in mistakes.load() if m.assignment < "04"]
 
 
 class _Run:
@@ -192,32 +167,25 @@ def _run(runs: dict[str, _Run], assignment: str) -> _Run:
     return runs[assignment]
 
 
-@pytest.mark.parametrize(
-    "assignment, solution, test, edits, code", MISTAKE_CASES,
-    ids=[f"{c[0][:2]}-{c[1]}-{c[4]}" for c in MISTAKE_CASES],
-)
-def test_a_typical_mistake_gets_its_hint(runs, assignment, solution, test, edits, code) -> None:
+@pytest.mark.parametrize("mistake", MISTAKE_CASES, ids=[f"{m.assignment[:2]}-{m.name}" for m in MISTAKE_CASES])
+def test_a_typical_mistake_gets_its_hint(runs, mistake) -> None:
     """Does the test cell name the mistake (its tapelab.feedback code) when the solution has it?"""
-    assert code in MISTAKES
-    run = _run(runs, assignment)
-    source = run.cells[solution]
-    wrong = source
-    for old, new in edits:
-        assert old in wrong, f"the solution of {solution} no longer contains {old!r}; update this case"
-        wrong = wrong.replace(old, new)
+    assert mistake.code in MISTAKES
+    run = _run(runs, mistake.assignment)
+    source = run.cells[mistake.cell]
     try:
-        run.run(wrong)
+        run.run(mistakes.make(source, mistake))
         with pytest.raises(Hint) as caught:
-            run.run(run.cells[test])
-        assert caught.value.code == code, f"{test} gave {caught.value.code!r}: {caught.value}"
-        assert MISTAKES[code][1] in str(caught.value)
+            run.run(run.cells[mistake.hint_cell])
+        assert caught.value.code == mistake.code, f"{mistake.hint_cell} gave {caught.value.code!r}: {caught.value}"
+        assert MISTAKES[mistake.code][1] in str(caught.value)
     finally:
         run.run(source)  # the notebook ran (and passed every test cell) with this source
 
 
 def test_every_notebook_mistake_code_is_exercised() -> None:
     """Do the cases above cover mistakes 1-4 and 12, the ones the first three notebooks teach?"""
-    assert {c[4] for c in MISTAKE_CASES} == {"no-watch", "numpy-in-tape", "int-dtype", "all-variables",
+    assert {m.code for m in MISTAKE_CASES} == {"no-watch", "numpy-in-tape", "int-dtype", "all-variables",
                                             "adjoint-missing-path"}
 
 

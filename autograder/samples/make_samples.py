@@ -4,9 +4,11 @@ Usage: ``python autograder/samples/make_samples.py [--check]``
 
 Each sample student starts from the released notebook (course/<assignment>/<notebook>.ipynb)
 and fills its solution cells the way :data:`STUDENTS` says: by default with the
-instructor's solution (markers removed); ``STUB`` leaves the released stub; a
-:class:`Replace` edits the solution text (it fails loudly when the text is no
-longer there, so the samples follow the notebooks); ``RELEASE`` submits the
+instructor's solution (markers removed); ``STUB`` leaves the released stub;
+:func:`made` makes mistakes of the course's catalogue (autograder/mistakes.toml) in
+their cells; a :class:`Replace` edits the solution text for what is no typical
+mistake (both fail loudly when the text is no longer there, so the samples
+follow the notebooks); ``RELEASE`` submits the
 released notebook untouched; ``INVALID_JSON`` a cut-off file. The expected
 grade of every sample is written down by hand in expected.json next to this
 file, with the message the student must read. ``--check`` exits 1 when the
@@ -26,6 +28,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 OUT = HERE / "submissions"
+sys.path.insert(0, str(REPO / "autograder"))
+
+import mistakes  # noqa: E402  (the course's catalogue of typical mistakes)
 
 STUB = "stub"
 RELEASE = "release"
@@ -40,20 +45,22 @@ class Replace:
     new: str
 
 
-#: student -> assignment -> RELEASE | INVALID_JSON | {grade_id of a solution cell: STUB | Replace}
+def made(*names: str) -> dict[str, mistakes.Mistake]:
+    """grade_id -> the catalogue's mistake, for the mistakes called `names` (one cell each)."""
+    found = [mistakes.named(name) for name in names]
+    return {m.cell: m for m in found}
+
+
+#: student -> assignment -> RELEASE | INVALID_JSON | {grade_id of a solution cell: STUB | Replace | Mistake}
 STUDENTS: dict[str, dict[str, object]] = {
     # every exercise right
     "ada_all_correct": {"01_gradient_tape": {}, "02_chain_rule": {}, "03_jacobians": {}},
     # two of four exercises done, two left as released
     "ben_partial": {"01_gradient_tape": {"minimise": STUB, "loss_gradients": STUB}},
     # typical mistakes: a constant not watched; model.variables for the gradients
-    "cho_no_watch": {"01_gradient_tape": {
-        "derivative": Replace("        tape.watch(x)\n", ""),
-        "loss_gradients": Replace("model.trainable_variables", "model.variables"),
-    }},
+    "cho_no_watch": {"01_gradient_tape": made("no-watch", "all-variables")},
     # an adjoint that misses one of its paths (w1 feeds w3 and w4)
-    "dev_missing_path": {"02_chain_rule": {"seed_adjoints": Replace('wbar["w1"] = sp.cos(w1) + w2',
-                                                                    'wbar["w1"] = sp.cos(w1)')}},
+    "dev_missing_path": {"02_chain_rule": made("adjoint-missing-path")},
     # the released notebook, untouched
     "eli_untouched": {"01_gradient_tape": RELEASE},
     # a notebook cut off in transfer
@@ -67,16 +74,11 @@ STUDENTS: dict[str, dict[str, object]] = {
 QLEARNER_STUDENTS: dict[str, dict[str, object]] = {
     "ada_all_correct": {"04_qlearner": {}},
     # the Q-learning mistakes: bootstrapping past the end of an episode, and a world handing out its own state
-    "hal_terminal_alias": {"04_qlearner": {
-        "my_qlearner": Replace("if world.terminal():", "if False:"),
-        "corridor": Replace("return -1.0, list(self.state)", "return -1.0, self.state"),
-    }},
+    "hal_terminal_alias": {"04_qlearner": made("terminal-not-masked", "state-aliasing")},
     # the gradient flows through the target r + γ·max Q(s')
-    "ivy_no_stop_gradient": {"04_qlearner": {"my_qlearner": Replace(
-        "q_next = tf.stop_gradient(self(tf.constant([next_state]))[0])", "q_next = self(tf.constant([next_state]))[0]")}},
-    # the greedy action as a tensor from argmax over axis 0 instead of a Python int over the actions
-    "jon_argmax_axis": {"04_qlearner": {"my_qlearner": Replace("return int(tf.argmax(q, axis=-1))",
-                                                                "return tf.argmax(q, axis=0)")}},
+    "ivy_no_stop_gradient": {"04_qlearner": made("no-stop-gradient")},
+    # the greedy action as the argmax tensor instead of a Python int
+    "jon_argmax_axis": {"04_qlearner": made("argmax-axis")},
     # the same notebook as ada's: graded twice in one run, it must get identical scores and outputs
     "zed_same_as_ada": {"04_qlearner": {}},
 }
@@ -120,7 +122,9 @@ def student_notebook(assignment: str, edits: dict) -> dict:
         if edit == STUB:
             continue
         code = _solution_code(answers[meta["grade_id"]])
-        if isinstance(edit, Replace):
+        if isinstance(edit, mistakes.Mistake):
+            code = mistakes.make(code, edit)
+        elif isinstance(edit, Replace):
             if edit.old not in code:
                 raise ValueError(f"{assignment}/{meta['grade_id']}: {edit.old!r} is not in the solution any more; "
                                  "update the sample in make_samples.py")
