@@ -12,7 +12,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-# Grading options (see README): make grade SUBMISSIONS=dir-or-zip [SCHEDULER=tcp://host:8786] [WORKERS=n] [STUDENT=id] [REGRADE=1]
+# Grading options (see README): make grade [COURSE=dir] SUBMISSIONS=dir-or-zip [SCHEDULER=tcp://host:8786] [WORKERS=n] [STUDENT=id] [REGRADE=1]
+COURSE ?= .
 SUBMISSIONS ?= autograder/samples/submissions
 SCHEDULER ?=
 WORKERS ?=
@@ -58,12 +59,12 @@ release: setup
 	$(BIN)/python autograder/release.py
 
 grade: setup
-	$(BIN)/python -m tapelab.grading.cli "$(SUBMISSIONS)" \
+	$(BIN)/python -m tapelab.grading --course "$(COURSE)" "$(SUBMISSIONS)" \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS)) \
 	  $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade)
 
 report: setup
-	$(BIN)/python -m tapelab.grading.report
+	$(BIN)/python -m tapelab.grading.report --course "$(COURSE)"
 
 bench: setup
 	$(BIN)/python bench/run.py $(ONLY)

@@ -1,17 +1,20 @@
-"""``make grade``: grade a class in parallel and print the grade table.
+"""``make grade``: grade a class of any nbgrader course in parallel and print the grade table.
 
-    python -m tapelab.grading.cli SUBMISSIONS [--scheduler tcp://host:8786] [--workers N]
-                                  [--student ID] [--regrade] [--allow-unsandboxed]
+    python -m tapelab.grading [--course DIR] SUBMISSIONS [--scheduler tcp://host:8786] [--workers N]
+                              [--student ID] [--regrade] [--allow-unsandboxed]
 
-SUBMISSIONS is a folder ``<student>/<assignment>/<notebook>.ipynb`` or an LMS
-zip (see :mod:`tapelab.grading.collect`). Results go where nbgrader puts them
-(autograder/autograded, autograder/feedback, autograder/gradebook.db) plus the
-grades CSVs (autograder/grades.csv, nbgrader's; grades_canvas.csv and grades_moodle.csv
-for an LMS import) and the class report autograder/report/index.html
-(:mod:`tapelab.grading.report`). What a kernel may use (CPU seconds per cell,
-memory) is the ``Limits`` section of the course's nbgrader config. Exit status: 0 when every submission was
-graded, 1 when some could not be (listed in the table), 2 on a setup error
-(unreachable scheduler, a worker with another kit, no sandbox).
+The course is a folder with its own ``nbgrader_config.py`` (its source folder, points, hidden
+tests and kernels), as nbgrader lays one out; ``--course`` names it, the current folder is the
+default, and a folder whose config lives in ``autograder/`` (this kit's own course) works too.
+SUBMISSIONS is a folder ``<student>/<assignment>/<notebook>.ipynb`` or an LMS zip (see
+:mod:`tapelab.grading.collect`). Results go where the course's config puts nbgrader's
+(autograded, feedback, gradebook.db) plus, next to the gradebook, the grades CSVs (grades.csv,
+nbgrader's; grades_canvas.csv and grades_moodle.csv for an LMS import) and the class report
+report/index.html (:mod:`tapelab.grading.report`). What a kernel may use (CPU seconds per
+cell, memory) is the ``Limits`` section of the course's config (the kit's defaults where it has
+none). Exit status: 0 when every submission was graded, 1 when some could not be (listed in the
+table), 2 on a setup error (no course config, unreachable scheduler, a worker with another kit,
+no sandbox).
 """
 
 from __future__ import annotations
@@ -23,24 +26,30 @@ from pathlib import Path
 from tapelab.grading.containment import SandboxUnavailable
 from tapelab.grading.provenance import VersionMismatch
 
-def _default_config() -> Path:
-    """autograder/nbgrader_config.py of the checkout tapelab runs from, else of the current folder."""
-    checkout = Path(__file__).resolve().parents[3] / "autograder" / "nbgrader_config.py"
-    return checkout if checkout.is_file() else Path.cwd() / "autograder" / "nbgrader_config.py"
+#: where a course folder may keep its nbgrader config: nbgrader's place, then this kit's layout.
+CONFIG_PLACES = ("nbgrader_config.py", "autograder/nbgrader_config.py")
 
 
-DEFAULT_CONFIG = _default_config()
+def course_config(course: Path | None = None) -> Path:
+    """The nbgrader_config.py of the course folder `course` (default: the current folder)."""
+    folder = Path(course) if course is not None else Path.cwd()
+    for place in CONFIG_PLACES:
+        if (folder / place).is_file():
+            return (folder / place).resolve()
+    raise FileNotFoundError(f"no nbgrader course at {folder.resolve()}: expected {' or '.join(CONFIG_PLACES)} "
+                            "there; name the course folder with --course DIR (make grade COURSE=DIR)")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tapelab.grading.cli",
-                                description="Grade a class with nbgrader on a Dask cluster.")
+    p = argparse.ArgumentParser(prog="python -m tapelab.grading",
+                                description="Grade a class of an nbgrader course on a Dask cluster, sandboxed.")
     p.add_argument("submissions", type=Path, help="folder <student>/<assignment>/<notebook>.ipynb, or an LMS zip")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a LocalCluster)")
     p.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
     p.add_argument("--student", help="grade only this student")
     p.add_argument("--regrade", action="store_true", help="grade again even submissions graded before")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the course's nbgrader_config.py")
+    p.add_argument("--course", type=Path, help="the course folder, with its nbgrader_config.py (default: here)")
+    p.add_argument("--config", type=Path, help="the course's nbgrader_config.py itself (instead of --course)")
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="run student code without the sandbox when it is unavailable (trusted submissions only)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -71,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             bar.update()
 
     try:
-        report = grade_class(args.submissions, config=args.config, scheduler=args.scheduler, workers=args.workers,
+        config = args.config or course_config(args.course)
+        report = grade_class(args.submissions, config=config, scheduler=args.scheduler, workers=args.workers,
                              student=args.student, regrade=args.regrade,
                              allow_unsandboxed=args.allow_unsandboxed, on_start=on_start, on_result=on_result)
     except (SchedulerUnreachable, VersionMismatch, SandboxUnavailable, FileNotFoundError, ValueError) as err:
@@ -99,18 +109,19 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
-def samples_folder() -> Path:
-    """autograder/samples of the course (next to the nbgrader config)."""
-    return DEFAULT_CONFIG.parent / "samples"
-
-
 def demo(workers: int | None = None, *, regrade: bool = False, progress: bool = True) -> int:
     """``make demo``'s grading step: grade the sample class in parallel and print the table.
 
-    The limits are the course's (autograder/nbgrader_config.py); results go where
+    The course is the current folder's (the kit's checkout: autograder/nbgrader_config.py), its
+    sample class the ``samples/submissions`` folder next to that config; results go where
     ``make grade`` puts them (autograder/autograded, feedback, grades.csv).
     """
-    argv = [str(samples_folder() / "submissions")]
+    try:
+        config = course_config()
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    argv = [str(config.parent / "samples" / "submissions"), "--config", str(config)]
     argv += ["--workers", str(workers)] if workers else []
     argv += ["--regrade"] if regrade else []
     argv += [] if progress else ["--no-progress"]

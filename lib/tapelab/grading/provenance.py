@@ -2,15 +2,15 @@
 
 A grade must not depend on which worker computed it, so the driver and every
 worker compare :func:`kit_fingerprint` before any job runs, and each job
-records the fingerprint it ran under.
+records the fingerprint it ran under. The fingerprint covers the kit's own code,
+so a worker whose tapelab differs by one line is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-from importlib import metadata
-from pathlib import Path
+from importlib import metadata, resources
 
 #: distributions whose versions can change a grade (the grader, the kernel, the course code).
 GRADING_PACKAGES = (
@@ -19,30 +19,36 @@ GRADING_PACKAGES = (
 )
 
 
-def _lockfile() -> Path | None:
-    """constraints.txt of the checkout tapelab is installed from, if it is an editable checkout."""
-    import tapelab
+def _package_sources() -> list[tuple[str, bytes]]:
+    """(path inside the package, bytes) of every Python file of the tapelab package, sorted.
 
-    for parent in Path(tapelab.__file__).resolve().parents[1:4]:
-        candidate = parent / "constraints.txt"
-        if candidate.is_file():
-            return candidate
-    return None
+    Read through importlib.resources, so the same from a checkout, a wheel or a zip.
+    """
+    out: list[tuple[str, bytes]] = []
+    pending = [("", resources.files("tapelab"))]
+    while pending:
+        prefix, folder = pending.pop()
+        for entry in folder.iterdir():
+            name = f"{prefix}{entry.name}"
+            if entry.is_dir() and entry.name != "__pycache__":
+                pending.append((name + "/", entry))
+            elif entry.name.endswith(".py"):
+                out.append((name, entry.read_bytes()))
+    return sorted(out)
 
 
 def kit_fingerprint() -> dict[str, str]:
-    """The tapelab version and a short hash of the pins grading depends on.
+    """The tapelab version and a short hash of what grading depends on.
 
-    ``pins`` hashes the lock file (constraints.txt) when the kit is installed from a
-    checkout, together with the installed versions of :data:`GRADING_PACKAGES` and
-    Python's version, so two machines agree exactly when they would grade alike.
+    ``pins`` hashes the kit's own code (every Python file of the package), the installed
+    versions of :data:`GRADING_PACKAGES` and Python's version, so two machines agree exactly
+    when they would grade alike.
     """
     import tapelab
 
     digest = hashlib.sha256()
-    lock = _lockfile()
-    if lock is not None:
-        digest.update(lock.read_bytes())
+    for name, data in _package_sources():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     for name in GRADING_PACKAGES:
         try:
             version = metadata.version(name)

@@ -274,15 +274,16 @@ def write(course: Course, out: Path | None = None, **kwargs) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tapelab.grading.cli import DEFAULT_CONFIG
+    from tapelab.grading.cli import course_config
 
     p = argparse.ArgumentParser(prog="python -m tapelab.grading.report",
                                 description="Write the class report (one HTML file) from the course gradebook.")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the course's nbgrader_config.py")
+    p.add_argument("--course", type=Path, help="the course folder, with its nbgrader_config.py (default: here)")
+    p.add_argument("--config", type=Path, help="the course's nbgrader_config.py itself (instead of --course)")
     p.add_argument("--out", type=Path, help="folder of index.html (default: report/ next to the gradebook)")
     args = p.parse_args(argv)
     try:
-        page = write(Course.from_config(args.config), args.out)
+        page = write(Course.from_config(args.config or course_config(args.course)), args.out)
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
