@@ -144,3 +144,29 @@ def test_pristine_numpy_draws_the_test_points(monkeypatch):
 
     monkeypatch.setattr(np.random, "default_rng", lambda *a, **k: None)
     assert pristine("numpy").random.default_rng(0).uniform() == np.random.Generator(np.random.PCG64(0)).uniform()
+
+
+def test_sympy_comparison_ignores_a_patched_all(monkeypatch):
+    """Does same_expr keep its own all(), so that an all() that lies only to the trusted module changes nothing?"""
+    import sys
+
+    sp = pytest.importorskip("sympy")
+    from tapelab.grading import trusted
+
+    real_all = builtins.all
+
+    def lying_all(iterable):
+        return True if sys._getframe(1).f_globals is vars(trusted) else real_all(iterable)
+
+    monkeypatch.setattr(builtins, "all", lying_all)
+    x = sp.Symbol("x")
+    assert not trusted.same_expr(sp.cos(x), x + 5) and trusted.same_expr(sp.cos(x) + 1, 1 + sp.cos(x))
+
+
+def test_exact_comparisons_are_reexported():
+    """Are the comparisons of exact numbers the same objects under trusted, where notebooks import them?"""
+    from tapelab.grading import exact, trusted
+
+    for name in ("type_of", "real_float", "real_array", "real_floats", "real_bool", "is_true", "same_float",
+                 "same_floats", "same_int"):
+        assert getattr(trusted, name) is getattr(exact, name) and name in trusted.__all__

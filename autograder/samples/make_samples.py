@@ -53,8 +53,8 @@ def made(*names: str) -> dict[str, mistakes.Mistake]:
 
 #: student -> assignment -> RELEASE | INVALID_JSON | {grade_id of a solution cell: STUB | Replace | Mistake}
 STUDENTS: dict[str, dict[str, object]] = {
-    # every exercise right
-    "ada_all_correct": {"01_gradient_tape": {}, "02_chain_rule": {}, "03_jacobians": {}},
+    # every exercise of every assignment right (see students())
+    "ada_all_correct": {},
     # two of four exercises done, two left as released
     "ben_partial": {"01_gradient_tape": {"minimise": STUB, "loss_gradients": STUB}},
     # typical mistakes: a constant not watched; model.variables for the gradients
@@ -68,11 +68,6 @@ STUDENTS: dict[str, dict[str, object]] = {
     # the last exercise loops forever: the cell limit stops it, the rest is scored
     "gus_endless_loop": {"03_jacobians": {"hessian": Replace("    with tf.GradientTape() as outer:",
                                                              "    while True:\n        pass\n    with tf.GradientTape() as outer:")}},
-}
-
-#: the Q-learning samples join the class once course/04_qlearner is released (see :func:`students`).
-QLEARNER_STUDENTS: dict[str, dict[str, object]] = {
-    "ada_all_correct": {"04_qlearner": {}},
     # the Q-learning mistakes: bootstrapping past the end of an episode, and a world handing out its own state
     "hal_terminal_alias": {"04_qlearner": made("terminal-not-masked", "state-aliasing")},
     # the gradient flows through the target r + γ·max Q(s')
@@ -84,12 +79,15 @@ QLEARNER_STUDENTS: dict[str, dict[str, object]] = {
 }
 
 
+def assignments() -> list[str]:
+    """The assignments released in course/, in order."""
+    return sorted(p.name for p in (REPO / "course").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
 def students() -> dict[str, dict[str, object]]:
-    """:data:`STUDENTS`, with :data:`QLEARNER_STUDENTS` once course/04_qlearner exists."""
+    """:data:`STUDENTS`, with ada_all_correct handing in every released assignment, done right."""
     out = {name: dict(work) for name, work in STUDENTS.items()}
-    if (REPO / "course" / "04_qlearner").is_dir():
-        for name, work in QLEARNER_STUDENTS.items():
-            out.setdefault(name, {}).update(work)
+    out["ada_all_correct"] = {a: {} for a in assignments()}
     return out
 
 

@@ -1,4 +1,4 @@
-"""Training loops and evaluation for Q-learners, with a progress bar and a history.
+"""Training loops for Q-learners, with a progress bar and a history (and their evaluation, re-exported).
 
 * :func:`train` plays ``games`` episodes one after the other and calls
   ``model.train_step(world)`` once per step -- any learner with a ``train_step(world)``
@@ -7,24 +7,27 @@
   ``n_worlds`` worlds side by side and applies the same online target
   y = r + γ·max_a' Q(s', a') (y = r at the end of an episode) to the whole batch of their
   transitions in one compiled update, so TensorFlow is called once per ``n_worlds`` steps.
-* :func:`evaluate` plays the greedy policy argmax_a Q(s, a) on seeded worlds and, given
-  the exact Q*, reports the regret V*(s₀) − V^greedy(s₀).
+* :func:`evaluate` (from :mod:`tapelab.evaluation`) plays the greedy policy argmax_a Q(s, a)
+  on seeded worlds and, given the exact Q*, reports the regret V*(s₀) − V^greedy(s₀).
 
 Worlds are made by ``make_world``; when it accepts a ``seed`` argument every game gets its
-own seed derived from ``seed``, so a run repeats exactly.
+own seed derived from ``seed`` (:func:`tapelab.worldmakers.seeded_worlds`), so a run repeats exactly.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from tapelab.qstar import QStar
+# Evaluation lives in its own module; these names stay importable from here, as the notebooks import them.
+from tapelab.evaluation import Evaluation, evaluate
 from tapelab.seeding import seed_everything
+from tapelab.worldmakers import seeded_worlds
+
+__all__ = ["adam_with_decay", "History", "train", "train_batched", "Evaluation", "evaluate"]
 
 
 def adam_with_decay(learning_rate: float = 0.01, decay_steps: int = 1000, alpha: float = 0.05) -> Any:
@@ -58,30 +61,6 @@ class History:
         return self.steps / self.seconds if self.seconds else float("nan")
 
 
-@dataclass
-class Evaluation:
-    """Greedy play: mean ± std of the undiscounted return over seeded episodes; exact regret if Q* is known."""
-
-    mean_return: float
-    std_return: float
-    episodes: int
-    optimal_value: float | None = None
-    policy_value: float | None = None
-
-    @property
-    def regret(self) -> float | None:
-        """V*(s₀) − V^greedy(s₀), both discounted with Q*'s γ (0 for an optimal policy)."""
-        if self.optimal_value is None or self.policy_value is None:
-            return None
-        return self.optimal_value - self.policy_value
-
-    def __str__(self) -> str:
-        text = f"return {self.mean_return:.2f} ± {self.std_return:.2f} over {self.episodes} episodes"
-        if self.regret is not None:
-            text += f", regret vs Q* {self.regret:.3f}"
-        return text
-
-
 class _Recorder:
     """Wraps a world, adds up its rewards and counts its actions, whatever the learner's train_step returns."""
 
@@ -101,22 +80,6 @@ class _Recorder:
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._world, name, value)
-
-
-def _world_maker(make_world: Callable[..., Any], seed: int | None) -> Callable[[], Any]:
-    """A maker of fresh worlds; each gets the next seed of a SeedSequence when make_world takes one."""
-    try:
-        takes_seed = "seed" in inspect.signature(make_world).parameters
-    except (TypeError, ValueError):
-        takes_seed = False
-    if not takes_seed:
-        return make_world
-    parent = np.random.SeedSequence(seed)
-
-    def make() -> Any:
-        return make_world(seed=int(parent.spawn(1)[0].generate_state(1)[0]))
-
-    return make
 
 
 def _progress(games: int, progress: bool, desc: str) -> Any:
@@ -159,7 +122,7 @@ def train(
     (and at the end) the Q values of ``probe_states`` are stored in the history.
     """
     _start(model, seed)
-    make = _world_maker(make_world, seed)
+    make = seeded_worlds(make_world, seed)
     history = History(probe_states=None if probe_states is None else np.asarray(probe_states, np.float32))
     bar = _progress(games, progress, desc)
     start = time.perf_counter()
@@ -225,7 +188,7 @@ def train_batched(
             f"actual: {type(model).__name__}; use train(model, make_world, games) for a train_step-only learner."
         )
     _start(model, seed)
-    make = _world_maker(make_world, seed)
+    make = seeded_worlds(make_world, seed)
     history = History(probe_states=None if probe_states is None else np.asarray(probe_states, np.float32))
     bar = _progress(games, progress, desc)
     start = time.perf_counter()
@@ -305,31 +268,3 @@ def train_batched(
     if probe_states is not None and (not history.snapshots or history.snapshots[-1][0] != finished):
         history.snapshots.append((finished, _probe(model, history.probe_states)))
     return history
-
-
-def evaluate(
-    model: Any,
-    make_world: Callable[..., Any],
-    episodes: int = 100,
-    *,
-    seed: int = 0,
-    qstar: QStar | None = None,
-) -> Evaluation:
-    """Play ``episodes`` greedy episodes (``model.select_best_move``) on worlds seeded from ``seed``.
-
-    With ``qstar`` also the exact value of the greedy policy and of the optimal one (regret).
-    """
-    make = _world_maker(make_world, seed)
-    returns = []
-    for _ in range(episodes):
-        world = make()
-        total = 0.0
-        while not world.terminal():
-            reward, _ = world.act(model.select_best_move(world))
-            total += float(reward)
-        returns.append(total)
-    result = Evaluation(float(np.mean(returns)), float(np.std(returns)), episodes)
-    if qstar is not None:
-        result.optimal_value = qstar.value()
-        result.policy_value = qstar.policy_value(lambda s: int(np.argmax(model.predict_q(s))))
-    return result

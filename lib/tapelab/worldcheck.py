@@ -11,16 +11,14 @@ As Gymnasium's ``check_env``, :func:`find_world_problems` runs small checks in o
 3. actions outside ``range(action_dim)`` are refused;
 4. two worlds made with the same seed give the same episode for the same actions.
 
-Each problem is a :class:`WorldProblem`: a stable code and a message saying what was
-expected, what was found and the most likely cause. :func:`check_world` raises them
-together as a :class:`WorldCheckError`. A ``NotImplementedError`` (a world not written yet)
-passes through unchanged.
+Each problem is a :class:`WorldProblem` (:mod:`tapelab.worldproblems`, with what a state
+may be): a stable code and a message saying what was expected, what was found and the
+most likely cause. :func:`check_world` raises them together as a :class:`WorldCheckError`.
+A ``NotImplementedError`` (a world not written yet) passes through unchanged.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
 import math
 import numbers
 from collections.abc import Callable
@@ -29,33 +27,12 @@ from typing import Any
 
 import numpy as np
 
-#: the number types a state or a reward may hold: Python's and NumPy's own (the tests compare exactly these).
-NUMBER_TYPES = (float, int, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
-                np.uint64, np.uint32, np.uint16, np.uint8)
+from tapelab.worldmakers import fresh_worlds
 
+# The types and the wording of a defect live in their own module; these names stay importable from here.
+from tapelab.worldproblems import NUMBER_TYPES, WorldCheckError, WorldProblem, describe_value, state_problem
 
-@dataclass(frozen=True)
-class WorldProblem:
-    """One defect found by :func:`check_world`: a stable code and a plain-language message."""
-
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class WorldCheckError(AssertionError):
-    """Raised by :func:`check_world`; ``problems`` lists every defect found."""
-
-    def __init__(self, problems: list[WorldProblem]) -> None:
-        self.problems = problems
-        lines = [f"the world has {len(problems)} problem(s):"] + [f"- {p.message}" for p in problems]
-        super().__init__("\n".join(lines))
-
-    @property
-    def codes(self) -> list[str]:
-        return [p.code for p in self.problems]
+__all__ = ["check_world", "find_world_problems", "WorldProblem", "WorldCheckError", "NUMBER_TYPES"]
 
 
 def check_world(world_or_factory: Any, *, max_steps: int = 10_000, seed: int = 0) -> None:
@@ -99,7 +76,7 @@ def check_action_dim(world: Any) -> WorldProblem | None:
     if isinstance(action_dim, bool) or not isinstance(action_dim, numbers.Integral) or action_dim < 1:
         return WorldProblem(
             "action-dim",
-            f"world.action_dim must be a positive int (the number of actions), actual: {_describe(action_dim)}.",
+            f"world.action_dim must be a positive int (the number of actions), actual: {describe_value(action_dim)}.",
         )
     return None
 
@@ -113,28 +90,6 @@ def check_methods(world: Any) -> WorldProblem | None:
 
 def check_start_state(world: Any) -> WorldProblem | None:
     return state_problem(getattr(world, "state", None), "world.state")
-
-
-def state_problem(state: Any, where: str) -> WorldProblem | None:
-    """Why `state` (named `where` in the message) is not a flat, non-empty list of finite numbers, or None."""
-    if type(state) is not list:
-        return WorldProblem(
-            "state-not-list",
-            f"{where} must be a flat Python list of floats, actual: {_describe(state)}; "
-            "build it with [...] or convert it with list(...).",
-        )
-    if not state:
-        return WorldProblem("state-not-list", f"{where} must be a non-empty list of floats, actual: [].")
-    for i, x in enumerate(state):
-        if type(x) not in NUMBER_TYPES:
-            return WorldProblem(
-                "state-not-list",
-                f"{where} must be a flat list of floats, actual: element {i} is {_describe(x)}; "
-                "nested lists, tensors and strings cannot be fed to the network.",
-            )
-        if not math.isfinite(float(x)):
-            return WorldProblem("state-not-list", f"{where} must contain finite floats, actual: element {i} is {x}.")
-    return None
 
 
 # -- 2. one episode ------------------------------------------------------------------------
@@ -169,7 +124,7 @@ def play_episode(world: Any, *, max_steps: int, seed: int) -> Episode:
     done = world.terminal()
     if not isinstance(done, (bool, np.bool_)):
         episode.problems.append(WorldProblem(
-            "terminal-not-bool", f"terminal() must return a bool, actual: {_describe(done)}."))
+            "terminal-not-bool", f"terminal() must return a bool, actual: {describe_value(done)}."))
     while not done and len(episode.actions) < max_steps:
         action = int(rng.integers(world.action_dim))
         episode.actions.append(action)
@@ -185,7 +140,7 @@ def play_episode(world: Any, *, max_steps: int, seed: int) -> Episode:
             return episode
         if not (isinstance(out, tuple) and len(out) == 2):
             episode.problems.append(WorldProblem(
-                "act-return", f"act(action) must return a tuple (reward, next_state), actual: {_describe(out)}."))
+                "act-return", f"act(action) must return a tuple (reward, next_state), actual: {describe_value(out)}."))
             return episode
         reward, next_state = out
         episode.trajectory.append((reward, list(next_state) if isinstance(next_state, list) else next_state))
@@ -209,7 +164,7 @@ def check_reward(step: Step) -> WorldProblem | None:
     if type(step.reward) not in NUMBER_TYPES or not math.isfinite(float(step.reward)):
         return WorldProblem(
             "reward-not-finite",
-            f"the reward must be a finite float, actual: {_describe(step.reward)}; "
+            f"the reward must be a finite float, actual: {describe_value(step.reward)}; "
             "convert a tensor with float(...) and check for division by zero.",
         )
     return None
@@ -304,34 +259,9 @@ def check_same_seed_same_episode(make: Callable[[], Any], episode: Episode) -> l
 
 # -- helpers -------------------------------------------------------------------------------
 
-def fresh_worlds(world_or_factory: Any, seed: int) -> Callable[[], Any]:
-    """A zero-argument maker of fresh worlds that all start from the same seed."""
-    if isinstance(world_or_factory, type) or (callable(world_or_factory) and not hasattr(world_or_factory, "act")):
-        factory = world_or_factory
-        if _accepts_seed(factory):
-            return lambda: factory(seed=seed)
-        return factory
-    template = copy.deepcopy(world_or_factory)
-    return lambda: copy.deepcopy(template)
-
-
-def _accepts_seed(factory: Callable[..., Any]) -> bool:
-    try:
-        return "seed" in inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _rejects(world: Any, action: Any) -> bool:
     try:
         world.act(action)
     except Exception:  # noqa: BLE001 - any error is a refusal
         return True
     return False
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})"

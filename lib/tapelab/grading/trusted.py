@@ -8,7 +8,8 @@ may have replaced (``math.isclose``, ``numpy.allclose``, ``sympy.simplify``,
 module captures what it needs when it is imported, which the notebook's locked
 setup cell does before any student cell runs (after importing NumPy, SymPy,
 TensorFlow and the course's modules), and accepts only values of exact, known
-types, converted by the types' own C code:
+types, converted by the types' own C code (:mod:`tapelab.grading.exact`, whose
+functions this module re-exports):
 
     from tapelab.grading.trusted import call_fresh, pristine, same_float, same_floats
     assert same_float(add(1.5, 2.0), 3.5)
@@ -23,9 +24,9 @@ reference after the call, never before it). :func:`pristine` gives a module's
 namespace as it was when this module was imported: a student who replaces
 ``np.allclose`` or ``chainrule.check_adjoints`` later changes nothing there.
 
-What this does not stop: a student who rewrites this module, patches methods of
-classes (``sympy.Expr.__sub__``), the test cells (IPython input transformers) or
-the kernel itself. Those are visible in the submitted code;
+What this does not stop: a student who rewrites this module (or
+:mod:`tapelab.grading.exact`), patches methods of classes (``sympy.Expr.__sub__``),
+the test cells (IPython input transformers) or the kernel itself. Those are visible in the submitted code;
 :func:`tapelab.grading.integrity.suspicious_code` flags them for review.
 """
 
@@ -33,44 +34,29 @@ from __future__ import annotations
 
 import builtins as _builtins_module
 import copy as _copy_module
-import math as _math_module
 import sys as _sys_module
 import types as _types_module
 from typing import Any
 
-import numpy as _np
 import numpy.random as _np_random  # noqa: F401  (loaded here so that pristine("numpy").random is saved too)
+
+# The comparisons of exact numbers live in their own module, imported (so its references are
+# taken) with this one; notebooks import them from here.
+from tapelab.grading.exact import (is_true, real_array, real_bool, real_float, real_floats, same_float, same_floats,
+                                   same_int, type_of)
+
+__all__ = ["PRISTINE_PACKAGES", "Pristine", "pristine", "type_of", "real_float", "real_array", "real_floats",
+           "real_bool", "is_true", "same_float", "same_floats", "same_int", "is_sympy", "same_expr", "call_fresh"]
 
 # Pristine references, captured at import (before any student cell of the notebook runs).
 _type = _builtins_module.type
-_float = _builtins_module.float
-_int = _builtins_module.int
-_bool = _builtins_module.bool
-_len = _builtins_module.len
+_str = _builtins_module.str
 _list = _builtins_module.list
-_tuple = _builtins_module.tuple
-_zip = _builtins_module.zip
-_abs = _builtins_module.abs
-_max = _builtins_module.max
+_all = _builtins_module.all
 _vars = _builtins_module.vars
 _isinstance = _builtins_module.isinstance
-_TypeError = _builtins_module.TypeError
-_isfinite = _math_module.isfinite
-_isnan = _math_module.isnan
 _deepcopy = _copy_module.deepcopy
 _ModuleType = _types_module.ModuleType
-_ndarray = _np.ndarray
-_float64 = _np.float64
-_bool_ = _np.bool_
-_NUMPY_FLOATS = (_np.float64, _np.float32, _np.float16)
-_NUMPY_INTS = (_np.int64, _np.int32, _np.int16, _np.int8, _np.uint64, _np.uint32, _np.uint16, _np.uint8)
-_NUMPY_SCALARS = _NUMPY_FLOATS + _NUMPY_INTS
-_REAL_DTYPES = tuple(_np.dtype(t) for t in _NUMPY_SCALARS)
-_asarray = _np.asarray
-_ndarray_astype = _np.ndarray.astype
-_ndarray_tolist = _np.ndarray.tolist
-_ndarray_ravel = _np.ndarray.ravel
-_EXACT_NUMBERS = (_float, _int)
 
 #: top-level packages whose modules :func:`pristine` keeps as they were at import.
 PRISTINE_PACKAGES = ("math", "numpy", "sympy", "tensorflow", "keras", "tapelab")
@@ -87,23 +73,6 @@ def _snapshot(packages: tuple[str, ...]) -> None:
 _snapshot(PRISTINE_PACKAGES)
 
 
-# TensorFlow's tensor and Variable classes, found through its public API if TensorFlow is loaded.
-_TF_TYPES: tuple = ()
-
-
-def _tensorflow_types() -> tuple:
-    """(EagerTensor, ResourceVariable): saved at import, else (TensorFlow loaded later) looked up now, never imported."""
-    global _TF_TYPES
-    if not _TF_TYPES:
-        tf = _SNAPSHOT.get("tensorflow") or _vars(_sys_module.modules.get("tensorflow") or _types_module)
-        if "constant" in tf and "Variable" in tf:
-            _TF_TYPES = (_type(tf["constant"](0.0)), _type(tf["Variable"](0.0, trainable=False)))
-    return _TF_TYPES
-
-
-_tensorflow_types()
-
-
 _SYMPY_CLASSES: frozenset = frozenset()
 
 
@@ -116,8 +85,8 @@ def _sympy() -> dict[str, Any]:
     if not _SYMPY_CLASSES and "sympy" in _sys_module.modules:
         _snapshot(("sympy",))
         found = {v for name, namespace in _SNAPSHOT.items() if name.split(".")[0] == "sympy"
-                 for v in namespace.values() if _isinstance(v, type)}
-        _SYMPY_CLASSES = frozenset(c for c in found if _type(c.__module__) is str
+                 for v in namespace.values() if _isinstance(v, _type)}
+        _SYMPY_CLASSES = frozenset(c for c in found if _type(c.__module__) is _str
                                    and c.__module__.split(".")[0] == "sympy")
     return _SNAPSHOT.get("sympy", {})
 
@@ -162,112 +131,6 @@ def pristine(name: str) -> Pristine:
     return Pristine(name)
 
 
-# ----------------------------------------------------------------------------- exact values
-
-
-def type_of(value: Any) -> type:
-    """The exact type of `value` (the builtin ``type``, which a student cell may have shadowed)."""
-    return _type(value)
-
-
-def real_float(value: Any) -> float:
-    """`value` as a Python float, if it is exactly a number (float, int, NumPy scalar, 0-d array).
-
-    Subclasses are refused: their ``__float__`` could say anything. Raises TypeError,
-    whose message says what was expected and what was found.
-    """
-    kind = _type(value)
-    if kind in _EXACT_NUMBERS or kind in _NUMPY_SCALARS:
-        return _float(value)  # the exact type's own C conversion, not a student's __float__
-    if kind is _ndarray and value.shape == () and value.dtype in _REAL_DTYPES:
-        return _float(value)
-    if kind in _tensorflow_types():
-        return real_float(_asarray(value))
-    raise _TypeError(f"expected a number (a float), found an object of type {kind.__name__}")
-
-
-def real_array(value: Any) -> _ndarray:
-    """`value` as a float64 NumPy array of its own shape; accepts exact (nested) lists/tuples of
-    numbers, NumPy arrays and scalars, TensorFlow eager tensors and Variables (converted by their own code)."""
-    kind = _type(value)
-    if kind in (_list, _tuple):
-        items = [real_array(v) for v in value]
-        shapes = {item.shape for item in items}
-        if _len(shapes) > 1:
-            raise _TypeError(f"expected a rectangular array, found rows of shapes {sorted(shapes)}")
-        return _asarray(items, dtype=_float64).reshape((_len(items),) + (items[0].shape if items else ()))
-    if kind in _tensorflow_types():
-        value = _asarray(value)
-        kind = _type(value)
-    if kind is _ndarray and value.dtype in _REAL_DTYPES:
-        return _ndarray_astype(value, _float64)
-    if kind in _NUMPY_SCALARS or kind in _EXACT_NUMBERS:
-        return _asarray(real_float(value), dtype=_float64)
-    raise _TypeError(f"expected numbers (a list or an array of floats), found an object of type {kind.__name__}")
-
-
-def real_floats(value: Any) -> list[float]:
-    """`value` flattened to a list of Python floats (see :func:`real_array` for what is accepted)."""
-    return _ndarray_tolist(_ndarray_ravel(real_array(value)))
-
-
-def real_bool(value: Any) -> bool:
-    """`value` as a Python bool, if it is exactly ``True``/``False`` or a NumPy bool; else TypeError."""
-    kind = _type(value)
-    if kind is _bool or kind is _bool_:
-        return _bool(value)
-    if kind is _ndarray and value.shape == () and value.dtype == _np.dtype(_bool_):
-        return _bool(value)
-    raise _TypeError(f"expected True or False, found an object of type {kind.__name__}")
-
-
-def is_true(value: Any) -> bool:
-    """True when `value` is exactly a true bool (Python or NumPy); anything else is False."""
-    try:
-        return real_bool(value)
-    except _TypeError:
-        return False
-
-
-def _close(a: float, b: float, rtol: float, atol: float) -> bool:
-    if _isnan(a) or _isnan(b):
-        return False
-    if not (_isfinite(a) and _isfinite(b)):
-        return a == b
-    return _abs(a - b) <= _max(atol, rtol * _max(_abs(a), _abs(b)))
-
-
-def same_float(got: Any, want: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
-    """True when `got` is exactly a number and |got - want| <= max(atol, rtol·max(|got|, |want|)).
-
-    An object of any other type (one whose ``__eq__`` always says yes, a string) is False.
-    """
-    try:
-        return _close(real_float(got), real_float(want), rtol, atol)
-    except _TypeError:
-        return False
-
-
-def same_floats(got: Any, want: Any, rtol: float = 1e-6, atol: float = 1e-9, *, shape: bool = False) -> bool:
-    """:func:`same_float` element by element, and the same number of elements (``shape=True``: the same shape)."""
-    try:
-        a, b = real_array(got), real_array(want)
-    except _TypeError:
-        return False
-    if (a.shape != b.shape) if shape else (a.size != b.size):
-        return False
-    for x, y in _zip(_ndarray_tolist(_ndarray_ravel(a)), _ndarray_tolist(_ndarray_ravel(b))):
-        if not _close(x, y, rtol, atol):
-            return False
-    return True
-
-
-def same_int(got: Any, want: int) -> bool:
-    """True when `got` is exactly an int (Python or NumPy integer, not a bool) equal to `want`."""
-    kind = _type(got)
-    return (kind is _int or kind in _NUMPY_INTS) and _int(got) == want
-
-
 # ----------------------------------------------------------------------------- SymPy
 
 
@@ -283,9 +146,9 @@ def is_sympy(value: Any) -> bool:
     if not _sympy() or _type(value) not in _SYMPY_CLASSES:
         return False
     if _is_matrix(value):
-        return all(is_sympy(entry) for entry in _list(value))
+        return _all(is_sympy(entry) for entry in _list(value))
     preorder = _sympy()["preorder_traversal"]
-    return all(_type(node) in _SYMPY_CLASSES for node in preorder(value))
+    return _all(_type(node) in _SYMPY_CLASSES for node in preorder(value))
 
 
 def same_expr(got: Any, want: Any) -> bool:
@@ -301,7 +164,7 @@ def same_expr(got: Any, want: Any) -> bool:
         return False
     difference = sympy["simplify"](got - want)
     zero = _type(sympy["S"].Zero)
-    return all(_type(entry) is zero for entry in (_list(difference) if _is_matrix(difference) else [difference]))
+    return _all(_type(entry) is zero for entry in (_list(difference) if _is_matrix(difference) else [difference]))
 
 
 def call_fresh(function: Any, *args: Any, **kwargs: Any) -> Any:
