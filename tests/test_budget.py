@@ -204,3 +204,45 @@ def test_a_flood_of_prints_costs_its_cell_only(tmp_path):
     printed = _stdout(flooded)
     assert printed.count("output truncated") == 1 and len(printed) <= Limits().output_chars + 100
     assert _stdout(after) == "next\n" and _errors(after) == []
+
+
+def _source_cell(source: str, grade_id: str, **marks) -> nbformat.NotebookNode:
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id, "locked": marks.pop("locked", True),
+                                 "schema_version": 3, "solution": False, "task": False}
+    cell.metadata["tapelab"] = marks
+    return cell
+
+
+def test_source_marks_read_the_instructors_notebook(tmp_path):
+    """Are the budgets and the demonstrations read from the source notebook, a demonstration counting only
+    when it is read-only (nbgrader restores such a cell, so no student code is in it)?"""
+    from tapelab.grading.budget import SourceMarks, source_marks
+
+    nb = new_notebook(cells=[_source_cell("train()", "demo_train", demo=True),
+                             _source_cell("x = 1", "unlocked_demo", demo=True, locked=False),
+                             _source_cell("heavy()", "heavy_test", cpu_seconds=90)])
+    nbformat.write(nb, tmp_path / "toy.ipynb")
+    assert source_marks(tmp_path / "toy.ipynb") == SourceMarks({"heavy_test": 90.0}, frozenset({"demo_train"}))
+    assert source_marks(tmp_path / "missing.ipynb") == SourceMarks()
+
+
+@pytest.mark.slow
+def test_demonstrations_are_not_run_when_graded(tmp_path):
+    """Does a cell the source marks as a demonstration stay unrun, with a note, while the cells around it run
+    (and run it when skip_demos is off)?"""
+    from tapelab.grading.budget import DEMO_NOT_RUN
+
+    source = tmp_path / "source"
+    source.mkdir()
+    cells = [new_code_cell("x = 1"), _source_cell("print('training'); x = 2", "demo_train", demo=True),
+             new_code_cell("print(x)")]
+    nbformat.write(new_notebook(cells=cells), source / "toy.ipynb")
+    student = new_notebook(cells=[nbformat.from_dict(c) for c in cells])
+    student.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for skip, printed in ((True, ["", DEMO_NOT_RUN, "1\n"]), (False, ["", "training\n", "2\n"])):
+        config = Config(sandbox.nbgrader_config(tmp_path / "scratch", Limits()))
+        config.BudgetedExecute.source_folder = str(source)
+        config.BudgetedExecute.skip_demos = skip
+        nb = BudgetedExecute(config=config).preprocess(nbformat.from_dict(student), {"nbgrader": {"notebook": "toy"}})[0]
+        assert [_stdout(c) for c in nb.cells] == printed

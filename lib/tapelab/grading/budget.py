@@ -8,7 +8,9 @@
 (see :mod:`tapelab.grading.limits`). B_i is ``cpu_seconds_per_cell``, or, for a heavy cell,
 the ``tapelab.cpu_seconds`` in the metadata of the cell with the same nbgrader ``grade_id``
 in the assignment's *source* notebook (``source_folder``): what a student writes in the
-metadata of their own copy changes nothing. The hooks nbclient offers do the watching:
+metadata of their own copy changes nothing. The source also marks its demonstrations
+(``tapelab.demo`` on a read-only cell: a training run, a picture), which the grader leaves
+unrun (:class:`SourceMarks`); no graded cell may need them. The hooks nbclient offers do the watching:
 ``on_cell_execute`` hands the budget to the watchdog of the kernel's
 :class:`~tapelab.grading.kernel.SandboxProvisioner`, ``on_cell_executed`` reads what the cell
 used, and ``timeout_func`` sets the wall-clock backstop.
@@ -33,26 +35,49 @@ from typing import Any
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Bool, Float, Integer, Unicode, default
 
 from tapelab.grading import limits as lim
 from tapelab.grading.kernel import SandboxedKernelManager, SandboxProvisioner
 
 
-def source_budgets(path: Path) -> dict[str, float]:
-    """grade_id -> CPU seconds, for the cells of the source notebook at `path` that set ``tapelab.cpu_seconds``."""
+#: what a demonstration cell shows in the graded notebook and the feedback.
+DEMO_NOT_RUN = ("[not run by the grader: a demonstration, worth no points, that runs when you run the "
+                "notebook yourself]\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceMarks:
+    """What the instructor's source notebook says about its cells, by nbgrader grade_id.
+
+    budgets: CPU seconds of a heavy cell (``tapelab.cpu_seconds``).
+    demos: read-only cells marked ``tapelab.demo``: demonstrations (training runs, pictures) that
+        no graded cell needs. nbgrader restores a read-only cell from the source before grading,
+        so nothing a student wrote is in one, and the grader does not run them.
+    """
+
+    budgets: dict[str, float] = dataclasses.field(default_factory=dict)
+    demos: frozenset[str] = frozenset()
+
+
+def source_marks(path: Path) -> SourceMarks:
+    """The :class:`SourceMarks` of the source notebook at `path` (none when it cannot be read)."""
     try:
         cells = json.loads(Path(path).read_text()).get("cells", [])
     except (OSError, ValueError):
-        return {}
-    found = {}
+        return SourceMarks()
+    budgets, demos = {}, set()
     for cell in cells:
         meta = cell.get("metadata", {})
-        grade_id = meta.get("nbgrader", {}).get("grade_id")
-        seconds = (meta.get("tapelab") or {}).get("cpu_seconds")
+        nbgrader, own = meta.get("nbgrader", {}), meta.get("tapelab") or {}
+        grade_id = nbgrader.get("grade_id")
+        seconds = own.get("cpu_seconds")
         if grade_id and isinstance(seconds, (int, float)) and seconds > 0:
-            found[grade_id] = float(seconds)
-    return found
+            budgets[grade_id] = float(seconds)
+        if grade_id and own.get("demo") is True and nbgrader.get("locked") and not nbgrader.get("grade") \
+                and not nbgrader.get("solution"):
+            demos.add(grade_id)
+    return SourceMarks(budgets, frozenset(demos))
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -73,6 +98,7 @@ class BudgetedExecute(Execute):
                         help="a cell may run wall_factor x its CPU budget in wall-clock seconds").tag(config=True)
     source_folder = Unicode("", help="the assignment's source notebooks, for the budgets of heavy cells"
                             ).tag(config=True)
+    skip_demos = Bool(True, help="leave the source's demonstration cells (tapelab.demo) unrun").tag(config=True)
     max_output_bytes = Integer(lim.Limits().output_chars,
                                help="characters of output kept per cell; the rest is dropped").tag(config=True)
 
@@ -108,7 +134,8 @@ class BudgetedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):  # type: ignore[override]
         name = ((resources or {}).get("nbgrader") or {}).get("notebook")
         folder = Path(self.source_folder) if self.source_folder else None
-        self._budgets = source_budgets(folder / f"{name}.ipynb") if folder and name else {}
+        marks = source_marks(folder / f"{name}.ipynb") if folder and name else SourceMarks()
+        self._budgets, self._demos = marks.budgets, marks.demos if self.skip_demos else frozenset()
         self._used = 0.0
         self._stop: lim.CellStop | None = None  # what ended the kernel or the notebook's budget
         self._watchdog = None
@@ -123,6 +150,9 @@ class BudgetedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):  # type: ignore[override]
         if cell.cell_type != "code" or not cell.source.strip():
             return super().preprocess_cell(cell, resources, index)
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in getattr(self, "_demos", ()):
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=DEMO_NOT_RUN)]
+            return cell, self.resources
         if self._stop is None and self._used >= self.cpu_seconds_per_notebook:
             self._stop = lim.notebook_stop(_label(cell, index), self._used, self.cpu_seconds_per_notebook)
             cell.outputs = [_error("NotRun", self._stop.message)]
