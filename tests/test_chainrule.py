@@ -466,6 +466,47 @@ def test_withheld_refuses_the_library_under_any_name():
     assert cr.adjoints(cr.seed_graph(), (0.0, 1.0))["w2"] == 0.0
 
 
+def test_withheld_is_a_context_variable_that_a_student_cannot_reset(monkeypatch):
+    """Is withheld() per context and put back by its token, so that resetting the guard does not switch it off?"""
+    import contextvars
+
+    g, refused = cr.seed_graph(), "^backward must compute the adjoints itself, actual: it called chainrule."
+    assert isinstance(cr._WITHHELD, contextvars.ContextVar) and not hasattr(cr, "_WITHHOLDING")
+    with cr.withheld():
+        with cr.withheld():
+            cr._WITHHELD.set(False)  # a body that switches the guard off: the inner block puts back its token's value
+        with pytest.raises(AssertionError, match=refused + "adjoints"):
+            cr.adjoints(g, cr.SEED_POINT)
+        with pytest.raises(AssertionError, match=refused + "gradient"):  # a copy of the context is withheld too
+            contextvars.copy_context().run(cr.gradient, g, cr.SEED_POINT)
+    assert cr._WITHHELD.get() is False and cr.adjoints(g, cr.SEED_POINT)["w2"] == pytest.approx(math.pi / 4)
+    # a guard switched off, or replaced by another variable, before the test's block: the block switches it on
+    cr._WITHHELD.set(False)
+    monkeypatch.setattr(cr, "_WITHHELD", contextvars.ContextVar("a student's", default=False))
+    with cr.withheld():
+        for name, call in (("adjoints", lambda: cr.adjoints(g, cr.SEED_POINT)),
+                           ("reference_gradients", lambda: cr.reference_gradients(g, cr.SEED_POINT)),
+                           ("_symbolic", lambda: cr.check_adjoints({"w1": 0.0}, g))):
+            with pytest.raises(AssertionError, match=refused + name):
+                call()
+    assert cr.tape_adjoints(g, cr.SEED_POINT)["w2"] == pytest.approx(math.pi / 4)
+
+
+def test_chainrule_still_provides_every_name_the_course_uses():
+    """Are the graph, the references and the checks, now in their own modules, still chainrule.X (the same objects)?"""
+    from tapelab import chaincheck, chainrefs, compgraph
+
+    homes = {compgraph: ["Node", "Graph", "seed_graph", "SEED_POINT"],
+             chainrefs: ["REFERENCES", "reference_gradients", "tape_adjoints"],
+             chaincheck: ["check_gradient", "check_adjoints", "GradientReport", "AdjointReport"]}
+    for module, names in homes.items():
+        for name in names:
+            assert getattr(cr, name) is getattr(module, name), name
+    own = ["forward", "contributions", "adjoint_exprs", "adjoints", "gradient", "derivation", "withheld"]
+    assert sorted(cr.__all__) == sorted(own + [n for names in homes.values() for n in names])
+    assert all(callable(getattr(cr, name)) for name in own)
+
+
 def test_numeric_claims_are_reported_as_numbers():
     """Are numbers reported as numbers (one, at the point), with no random points in the head?"""
     a, b = cr.SEED_POINT

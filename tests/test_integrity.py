@@ -128,10 +128,17 @@ def test_comparing_is_not_rebinding(release):
     assert integrity.suspicious_code(nb) == []
 
 
-def test_switching_off_the_library_guard_is_flagged(release):
-    """Is a cell that touches chainrule's guard for graded exercises (withheld, _WITHHOLDING) flagged?"""
+@pytest.mark.parametrize("code, reason", [
+    ("from tapelab import chainrule\nchainrule._WITHHELD.set(False)", "switches off the course library's guard"),
+    ("import contextvars\nrun = contextvars.Context().run", "switches off the course library's guard"),
+    ("from tapelab.chainrule import withheld", "switches off the course library's guard"),
+    ("import threading\nthreading.Thread(target=print).start()", "runs code in another thread"),
+    ("from concurrent.futures import ThreadPoolExecutor", "runs code in another thread"),
+])
+def test_switching_off_the_library_guard_is_flagged(release, code, reason):
+    """Is a cell that touches chainrule's guard (withheld, _WITHHELD) or runs code outside its context flagged?"""
     nb = cases.student_version(copy.deepcopy(release))
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add")
-    cell.source = "from tapelab import chainrule\nchainrule._WITHHOLDING[0] = -99\n" + cell.source
+    cell.source = code + "\n" + cell.source
     found = integrity.suspicious_code(nb)
-    assert len(found) == 1 and "switches off the course library's guard" in found[0]
+    assert len(found) == 1 and found[0].startswith("review: add uses ") and reason in found[0]

@@ -102,7 +102,9 @@ SUSPICIOUS: tuple[tuple[str, str], ...] = (
     (r"\b(same_floats?|same_expr|same_int|is_true|real_bool|real_floats?|pristine|call_fresh)\s*=[^=]",
      "rebinds a name of the trusted comparisons"),
     (r"tapelab\.grading|\bnbgrader\b", "refers to the grader"),
-    (r"_WITHHOLDING|\bwithheld\b", "switches off the course library's guard for graded exercises"),
+    (r"_WITHHELD|\bwithheld\b|\bcontextvars\b", "switches off the course library's guard for graded exercises"),
+    (r"\bthreading\b|\b_thread\b|\bconcurrent\b", "runs code in another thread, where the course library's guard "
+     "for graded exercises (a context variable) is off"),
     (r"\bctypes\b|\bos\.fork\b|\bos\.kill|\bos\._exit\b|\bsignal\.", "uses processes, signals or raw memory"),
 )
 
