@@ -224,7 +224,8 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
             _merge(course, by_key[where], result, on_result, reused=True)
     for result in results.values():  # zeros need the assignment's record, which another job may bring
         if result.status == NOT_GRADABLE:
-            gradebook.merge(course.gradebook, result)
+            gradebook.merge(course.gradebook, result,
+                            course_id=course.config.get("CourseDirectory", {}).get("course_id"))
     if results:
         gradebook.export_csv(course.gradebook, course.csv)
         lms.export_canvas(course.gradebook, course.canvas_csv)
@@ -238,7 +239,8 @@ def _merge(course: Course, submission: Submission, result: JobResult,
            on_result: Callable[[JobResult, bool], None] | None, *, reused: bool) -> None:
     course.gradebook.parent.mkdir(parents=True, exist_ok=True)
     gradebook.merge(course.gradebook, result, timestamp=submission.timestamp,
-                    late=gradebook.late_plugin(course.config))
+                    late=gradebook.late_plugin(course.config), reused=reused,
+                    course_id=course.config.get("CourseDirectory", {}).get("course_id"))
     findings.save(course.findings, result)
     answer_cells.save(course.answers, submission.student, submission.assignment,
                  {n: b for n, b in submission.files.items() if n.endswith(".ipynb") and "/" not in n})

@@ -4,8 +4,11 @@ Every job grades in a private gradebook; :func:`merge` copies what it recorded
 (the assignment's cells, the student, the autograder's scores and comments) into
 the course gradebook through nbgrader's API, as ``nbgrader autograde`` run in
 the course folder would have. Merging the same result twice changes nothing, so
-a retried or resumed job is never counted twice. :func:`export_csv` is
-``nbgrader export``'s CSV.
+a retried or resumed job is never counted twice, and what a grader did in the
+formgrader stays: manual scores and comments are never written, and a cell graded
+by hand is flagged for review again only when it is graded anew (as ``nbgrader
+autograde --force`` flags it), not when a resumed run merges the same result again.
+:func:`export_csv` is ``nbgrader export``'s CSV.
 
 Late submissions are penalised as ``nbgrader autograde`` does (its
 ``AssignLatePenalties`` step): a submission whose time is past the assignment's due
@@ -36,10 +39,14 @@ def db_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def _open(path: Path) -> Gradebook:
-    """nbgrader's Gradebook at `path`, created (and stamped in this process) if missing."""
+def _open(path: Path, course_id: str | None = None) -> Gradebook:
+    """nbgrader's Gradebook at `path`, created (and stamped in this process) if missing.
+
+    `course_id` (the course config's ``CourseDirectory.course_id``) is the course new assignments
+    belong to, as nbgrader's commands record them; without one, nbgrader's default course.
+    """
     schema.create_gradebook(path)
-    return Gradebook(db_url(path))
+    return Gradebook(db_url(path), course_id) if course_id else Gradebook(db_url(path))
 
 
 def _record_assignment(gb: Gradebook, assignment: str, notebooks: list[dict]) -> None:
@@ -77,7 +84,7 @@ def late_plugin(config: dict | None = None) -> BasePlugin:
 
 
 def merge(path: Path, result: JobResult, *, timestamp: datetime | None = None,
-          late: BasePlugin | None = None) -> None:
+          late: BasePlugin | None = None, reused: bool = False, course_id: str | None = None) -> None:
     """Write `result` into the gradebook at `path` (created if missing). Idempotent.
 
     A result without grades still records the student, so the CSV lists them. A
@@ -85,9 +92,11 @@ def merge(path: Path, result: JobResult, *, timestamp: datetime | None = None,
     cell once the assignment is known, as nbgrader does for a missing notebook; a job
     that failed on every try records no score. `timestamp` (naive UTC) is when the
     student submitted; `late` the plugin that penalises a late submission
-    (:func:`late_plugin`, nbgrader's default when None).
+    (:func:`late_plugin`, nbgrader's default when None). `reused`: `result` is a
+    cached one, of a submission graded before (see :func:`_needs_manual_grade`). `course_id`:
+    the course an assignment recorded here belongs to (see :func:`_open`).
     """
-    with _open(path) as gb, warnings.catch_warnings():
+    with _open(path, course_id) as gb, warnings.catch_warnings():
         # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warning; harmless.
         warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_student(result.student)
@@ -102,8 +111,8 @@ def merge(path: Path, result: JobResult, *, timestamp: datetime | None = None,
         for nb in notebooks:
             for grade in nb["grades"]:
                 row = gb.find_grade(grade["name"], nb["name"], result.assignment, result.student)
+                row.needs_manual_grade = _needs_manual_grade(row, grade, reused)
                 row.auto_score = grade["auto_score"]
-                row.needs_manual_grade = bool(grade["needs_manual_grade"])
             for comment in nb["comments"]:
                 try:
                     row = gb.find_comment(comment["name"], nb["name"], result.assignment, result.student)
@@ -112,6 +121,22 @@ def merge(path: Path, result: JobResult, *, timestamp: datetime | None = None,
                 row.auto_comment = comment["auto_comment"]
         gb.db.commit()
         _assign_late_penalties(gb, submission, late or LateSubmissionPlugin())
+
+
+def _needs_manual_grade(row, grade: dict, reused: bool) -> bool:
+    """The flag of the gradebook's grade `row` once the job's `grade` of the cell is merged.
+
+    The job graded in a gradebook of its own, where no cell has a manual score, so its flag is
+    nbgrader's for an ungraded cell: whether the autograder left no score. nbgrader's
+    SaveAutoGrades also flags a cell that already has a manual score, for review, and so does
+    this merge, unless the same result is merged again (`reused`, with the auto score the row
+    holds): the cell has not changed since the grader saw it, and the grader's flag stays.
+    """
+    if row.manual_score is None:
+        return bool(grade["needs_manual_grade"])
+    if reused and row.auto_score == grade["auto_score"]:
+        return bool(row.needs_manual_grade)
+    return True
 
 
 def _assign_late_penalties(gb: Gradebook, submission, plugin: BasePlugin) -> None:

@@ -11,6 +11,11 @@ scores, and the cells the grader stopped (each a
 :class:`~tapelab.grading.limits.CellStop`, as the executor recorded it). It never
 touches anything outside ``JOB_DIR``, and when the process that started it goes
 away it stops and deletes ``JOB_DIR``.
+
+A graded kernel runs in its scratch folder, not in the notebook's autograded folder
+as under plain ``nbgrader autograde``; :class:`AssignmentExecute` copies into it the
+files nbgrader puts next to the notebook (the student's and, over them, the source's
+data files and modules), so a notebook that opens ``data/words.txt`` finds it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 
 from nbgrader.preprocessors import Execute
 
-from tapelab.grading import processes
+from tapelab.grading import processes, sandbox
 from tapelab.grading.budget import BudgetedExecute
 from tapelab.grading.templates import FeedbackExporter
 
@@ -48,6 +53,50 @@ def _watch_parent(job_dir: Path) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def copy_assignment_files(folder: Path, scratch: Path) -> list[str]:
+    """Copy the files of the notebook's `folder` into the kernel's `scratch` folder; the paths copied.
+
+    They are the files ``nbgrader autograde`` has put in the autograded folder, where plain
+    nbgrader runs the kernel: the student's other files and, over them, the assignment's
+    source files (its data, its modules), without notebooks (nbgrader copies none; the graded
+    copies of the assignment's notebooks hold hidden tests). A top-level name that marks a
+    course folder (:data:`~tapelab.grading.sandbox.COURSE_NAMES`) is left out: the sandbox
+    refuses a scratch folder holding one.
+    """
+    copied = []
+    if not folder.is_dir():
+        return copied
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_symlink() or not path.is_file() or path.suffix == ".ipynb" or \
+                rel.parts[0] in sandbox.COURSE_NAMES:
+            continue
+        target = scratch / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        shutil.copyfile(path, target)
+        copied.append(rel.as_posix())
+    return copied
+
+
+class AssignmentExecute(BudgetedExecute):
+    """BudgetedExecute whose kernel finds, in its scratch folder, the files nbgrader puts next to the notebook.
+
+    nbclient would start the kernel in the notebook's folder (``resources["metadata"]["path"]``);
+    the kit's kernels run in ``SandboxProvisioner.scratch``, their only writable folder and, sandboxed,
+    the only one of the job they see. The files are copied there just before the kernel starts.
+    """
+
+    def preprocess(self, nb, resources=None, km=None):  # type: ignore[override]
+        folder = ((resources or {}).get("metadata") or {}).get("path")
+        scratch = self.config.get("SandboxProvisioner", {}).get("scratch")
+        if folder and scratch:
+            Path(scratch).mkdir(parents=True, exist_ok=True)
+            copy_assignment_files(Path(folder), Path(scratch))
+        return super().preprocess(nb, resources, km)
+
+
 def _course_config(job: dict, course: Path):
     from nbgrader.converters import Autograde
     from traitlets.config import Config
@@ -58,7 +107,7 @@ def _course_config(job: dict, course: Path):
         setattr(config.CourseDirectory, f"{name}_directory", name)
     config.CourseDirectory.db_url = f"sqlite:///{course / 'gradebook.db'}"
     default = Autograde.class_traits()["autograde_preprocessors"].default()
-    config.Autograde.autograde_preprocessors = [BudgetedExecute if p is Execute else p for p in default]
+    config.Autograde.autograde_preprocessors = [AssignmentExecute if p is Execute else p for p in default]
     # Budgets of heavy cells come from the source notebooks, never from the submission.
     config.BudgetedExecute.source_folder = str(course / "source" / job["assignment"])
     config.GenerateFeedback.exporter_class = FeedbackExporter  # the templates compiled once (in the zygote)
