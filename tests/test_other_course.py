@@ -78,9 +78,29 @@ EXPECTED_AUTO = {"ada": (2.0, 1.0), "bob": (2.0, 0.0), "cyd": (0.0, 0.0), "dan":
 TIMESTAMPS = {"ada": "2026-03-02 09:15:00.000000 UTC", "bob": "2026-03-02 23:59:00.000000 UTC"}
 
 
-def _env() -> dict[str, str]:
-    """The environment of nbgrader and the kit's CLI: this venv's scripts first (nbgrader runs alembic)."""
-    return dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env(site: Path | None = None) -> dict[str, str]:
+    """The environment of nbgrader and the kit's CLI: this venv's scripts first (nbgrader runs alembic);
+    with `site`, tapelab imported from there (a wheel installed into it) before the checkout's."""
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    return env
+
+
+def install_wheel(dest: Path) -> Path:
+    """The kit built as a wheel (``pip wheel lib``) and unpacked into `dest`, as pip installs a pure wheel."""
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(REPO / "lib"),
+                            "-w", str(dest / "dist")], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel] = (dest / "dist").glob("tapelab-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(dest / "site")
+    return dest / "site"
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -119,28 +139,31 @@ def make_submissions(course: Path, folder: Path) -> Path:
     return folder
 
 
-def grade_with_cli(course: Path, submissions: Path) -> subprocess.CompletedProcess:
-    """``python -m tapelab.grading --course COURSE SUBMISSIONS --workers 2 --no-progress``, sandboxed if possible."""
+def grade_with_cli(course: Path, submissions: Path, site: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m tapelab.grading --course COURSE SUBMISSIONS --workers 2 --no-progress``, sandboxed if possible,
+    with tapelab from `site` when given."""
     from tapelab.grading.sandbox import probe
 
     args = ["--course", str(course), str(submissions), "--workers", "2", "--no-progress"]
     if probe() is not None:  # no working bubblewrap here: grade the trusted test class without it
         args.append("--allow-unsandboxed")
-    return subprocess.run([sys.executable, "-m", "tapelab.grading", *args], cwd=course, env=_env(),
+    return subprocess.run([sys.executable, "-m", "tapelab.grading", *args], cwd=course, env=_env(site),
                           capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def classes(tmp_path_factory):
-    """(kit course, plain-nbgrader course, submissions, the CLI's first run): the class graded both ways."""
+    """(kit course, plain-nbgrader course, submissions, the CLI's first run, the wheel's site folder): the class
+    graded both ways, the kit installed from its wheel."""
     tmp = tmp_path_factory.mktemp("othercourse")
+    site = install_wheel(tmp / "wheel")
     kit = copy_course(tmp / "kit" / "course")
     submissions = make_submissions(kit, tmp / "kit" / "submissions")
-    first = grade_with_cli(kit, submissions)
+    first = grade_with_cli(kit, submissions, site)
     plain = copy_course(tmp / "plain" / "course")
     shutil.copytree(submissions, plain / "submitted")
     _nbgrader(plain, "autograde", ASSIGNMENT)
-    return kit, plain, submissions, first
+    return kit, plain, submissions, first, site
 
 
 def _grades(db: Path) -> dict[tuple[str, str], tuple[float | None, bool]]:
@@ -190,7 +213,7 @@ def _copy_graded(kit: Path, dest: Path) -> Path:
 @pytest.mark.slow
 def test_cli_grades_the_course(classes):
     """Does the CLI grade every student of a plain nbgrader course, exit 0 and print the table?"""
-    kit, _, _, first = classes
+    kit, _, _, first, _ = classes
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.splitlines()
     header = lines.index(next(line for line in lines if line.startswith("student")))
@@ -206,9 +229,19 @@ def test_cli_grades_the_course(classes):
 
 
 @pytest.mark.slow
+def test_the_kit_ran_from_its_wheel(classes):
+    """Was the class graded by the kit installed from its wheel, which finds the course from --course alone?"""
+    kit, _, _, _, site = classes
+    found = subprocess.run([sys.executable, "-c", "import tapelab.grading.cli as m; print(m.__file__)"],
+                           cwd=kit, env=_env(site), capture_output=True, text=True, timeout=60)
+    assert Path(found.stdout.strip()).is_relative_to(site), found.stdout + found.stderr
+    assert not (kit / "autograder").exists()  # nothing of this kit's own layout in the course
+
+
+@pytest.mark.slow
 def test_same_grades_as_plain_nbgrader(classes):
     """Per student and cell: the same auto scores and manual-grading flags as `nbgrader autograde`, same totals?"""
-    kit, plain, _, _ = classes
+    kit, plain, _, _, _ = classes
     ours, theirs = _grades(kit / "gradebook.db"), _grades(plain / "gradebook.db")
     assert ours == theirs
     assert set(ours) == {(s, c) for s in ANSWERS for c in (*AUTO, *MANUAL, TASK)}
@@ -251,7 +284,7 @@ def _formgrader_view(course: Path) -> dict:
 def test_formgrader_sees_the_kit_grades(classes):
     """Does nbgrader's formgrader API show the assignment, each submission autograded and ready for manual
     grading, as it shows the course graded by plain nbgrader?"""
-    kit, plain, _, _ = classes
+    kit, plain, _, _, _ = classes
     view = _formgrader_view(kit)
     assert view == _formgrader_view(plain)
     assert view["assignment"]["name"] == ASSIGNMENT
@@ -273,7 +306,7 @@ def test_formgrader_sees_the_kit_grades(classes):
 @pytest.mark.slow
 def test_extras_next_to_the_gradebook(classes):
     """Are grades.csv, grades_canvas.csv, report/index.html and the feedback HTML where the course's gradebook is?"""
-    kit, _, _, _ = classes
+    kit, _, _, _, _ = classes
     rows = list(csv.DictReader((kit / "grades.csv").open()))
     assert {r["student_id"]: float(r["score"]) for r in rows} == {s: sum(p) for s, p in EXPECTED_AUTO.items()}
     assert {float(r["max_score"]) for r in rows} == {MAX_SCORE}
@@ -293,7 +326,7 @@ def test_manual_grades_count_and_survive_a_rerun(classes, tmp_path):
     """Does a grader's manual grade update the total, and does a second run reuse every result and keep it?"""
     from nbgrader.api import Gradebook
 
-    kit, _, submissions, _ = classes
+    kit, _, submissions, _, _ = classes
     course = _copy_graded(kit, tmp_path / "course")
     db = f"sqlite:///{course / 'gradebook.db'}"
     with Gradebook(db, COURSE_ID) as gb:
@@ -323,7 +356,7 @@ def test_manual_grades_count_and_survive_a_rerun(classes, tmp_path):
 def test_resumed_into_a_course_never_generated(classes, tmp_path):
     """From the cached results alone, does the kit fill the gradebook of a course nbgrader never ran in as
     plain nbgrader filled its own (same grades, same course id), with no cluster started?"""
-    kit, plain, submissions, _ = classes
+    kit, plain, submissions, _, _ = classes
     course = copy_course(tmp_path / "course", generate=False)
     shutil.copytree(kit / ".jobs", course / ".jobs")
     again = grade_with_cli(course, submissions)

@@ -36,7 +36,7 @@ from tapelab.grading.limits import Limits
 #: variables a kernel may inherit from the grader (these names, and names starting with these
 #: prefixes); everything else (tokens, credentials, paths of the grader) stays outside.
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "CUDA_VISIBLE_DEVICES",
-              "MPLBACKEND")
+              "MPLBACKEND", "PYTHONPATH")  # PYTHONPATH: the kernel imports the grader's tapelab (a wheel's, say)
 PASSED_ENV_PREFIXES = ("TF_", "TAPELAB_", "KERAS_", "OMP_", "MKL_", "OPENBLAS_")
 
 #: files of /etc a Python kernel reads (dynamic loader, time zone, user names); none is secret.
