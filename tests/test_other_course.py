@@ -94,7 +94,9 @@ def install_wheel(dest: Path) -> Path:
     """The kit built as a wheel (``pip wheel lib``) and unpacked into `dest`, as pip installs a pure wheel."""
     import zipfile
 
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(REPO / "lib"),
+    source = dest / "src"  # built from a copy: the build writes its scratch folders next to the sources
+    shutil.copytree(REPO / "lib", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source),
                             "-w", str(dest / "dist")], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
     [wheel] = (dest / "dist").glob("tapelab-*.whl")
