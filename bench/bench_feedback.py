@@ -1,4 +1,4 @@
-"""How many of the course's twelve common mistakes does grading name? (issue goal: all 12)
+"""How many of the course's common mistakes does grading name? (goal: every one)
 
 Each mistake of ``tapelab.feedback.MISTAKES`` has a submission described in
 ``autograder/mistakes.toml`` (one per code); every one is graded alone, as one

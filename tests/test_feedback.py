@@ -5,9 +5,12 @@ import pytest
 from tapelab.feedback import MISTAKES, Hint, expect
 
 
-def test_there_are_twelve_named_mistakes():
-    """Does the catalogue name the course's twelve common mistakes?"""
-    assert len(MISTAKES) == 12
+def test_every_named_mistake_has_a_title_and_a_hint():
+    """Has every mistake a short title and a longer hint saying what to do? (That each one is made by a
+    submission of the catalogue and named by grading: tests/test_feedback_hints.py.)"""
+    for code, (title, hint) in MISTAKES.items():
+        assert code == code.lower() and " " not in code, code
+        assert title and hint.endswith(".") and len(hint) > len(title), code
 
 
 def test_expect_raises_a_hint_with_code_and_text():

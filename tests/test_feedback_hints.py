@@ -57,8 +57,8 @@ def _ready_or_skip(code: str, repo: Path) -> mistake_build.Mistake:
 
 
 def test_every_mistake_has_one_fixture():
-    """Does the catalogue name one graded entry after each of the twelve mistake codes, and give every
-    other entry a known code?"""
+    """Does the catalogue name one graded entry after each mistake code of tapelab.feedback.MISTAKES, and give
+    every other entry a known code?"""
     assert {m.code for m in mistake_build.mistakes.load()} <= set(MISTAKES)
     assert sorted(CODES) == sorted(MISTAKES), (
         f"missing: {sorted(set(MISTAKES) - set(CODES))}, unknown: {sorted(set(CODES) - set(MISTAKES))}, "

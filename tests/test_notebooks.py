@@ -184,9 +184,9 @@ def test_a_typical_mistake_gets_its_hint(runs, mistake) -> None:
 
 
 def test_every_notebook_mistake_code_is_exercised() -> None:
-    """Do the cases above cover mistakes 1-4 and 12, the ones the first three notebooks teach?"""
-    assert {m.code for m in MISTAKE_CASES} == {"no-watch", "numpy-in-tape", "int-dtype", "all-variables",
-                                            "adjoint-missing-path"}
+    """Do the cases above cover the mistakes the first three notebooks teach?"""
+    assert {m.code for m in MISTAKE_CASES} == {"no-watch", "variable-rebound", "numpy-in-tape", "int-dtype",
+                                               "all-variables", "adjoint-missing-path"}
 
 
 def test_sanitizers_touch_only_what_varies() -> None:

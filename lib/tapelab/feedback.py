@@ -18,6 +18,12 @@ MISTAKES: dict[str, tuple[str, str]] = {
         "The gradient is None: the tape only records operations on trainable Variables. "
         "Call tape.watch(x) on a tf.constant, or make x a tf.Variable.",
     ),
+    "variable-rebound": (
+        "a Variable rebound to a Tensor by x = x - lr * grad",
+        "The gradient is None after the first step: `x = x - learning_rate * grad` makes the name x hold a new "
+        "tf.Tensor, which the next tape does not watch. Update the Variable in place with "
+        "x.assign_sub(learning_rate * grad), so that x stays a tf.Variable.",
+    ),
     "numpy-in-tape": (
         "NumPy inside the tape",
         "The gradient is None: a NumPy call (or .numpy()) inside the tape leaves TensorFlow, so the tape "
