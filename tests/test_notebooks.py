@@ -118,12 +118,21 @@ def test_outputs_are_from_one_clean_run(path: Path) -> None:
 
 # ------------------------------------------------------------------ mistakes -> hints
 
-#: the catalogue's mistakes in notebooks 01-03 (04's are graded by tests/test_feedback_hints.py).
-MISTAKE_CASES = [m for m in mistakes.load() if m.assignment < "04"]
+#: the catalogue's mistakes in every notebook but 04 (whose mistakes tests/test_feedback_hints.py grades).
+MISTAKE_CASES = [m for m in mistakes.load() if m.assignment != "04_qlearner"]
+
+
+def _is_demo(cell: dict) -> bool:
+    """Whether the cell is a demonstration the grader leaves unrun (a locked cell marked tapelab.demo)."""
+    return cell.get("metadata", {}).get("tapelab", {}).get("demo") is True and _meta(cell).get("locked", False)
 
 
 class _Run:
-    """A solution notebook's code run once in a namespace, with its cells by grade_id."""
+    """A solution notebook's code run once in a namespace, with its cells by grade_id.
+
+    As the grader does, it leaves the demonstrations unrun (training runs, pictures): no graded cell
+    may need them, and running them would cost this process their training time.
+    """
 
     def __init__(self, path: Path) -> None:
         self.cells = {_meta(c)["grade_id"]: _src(c) for c in _load(path)["cells"] if _meta(c)}
@@ -137,7 +146,7 @@ class _Run:
         # imported above it; a copy imported earlier in this process would lack them.
         sys.modules.pop("tapelab.grading.trusted", None)
         for cell in _load(path)["cells"]:
-            if cell["cell_type"] == "code":
+            if cell["cell_type"] == "code" and not _is_demo(cell):
                 self.run(_src(cell))
 
     def run(self, source: str) -> None:
@@ -184,9 +193,11 @@ def test_a_typical_mistake_gets_its_hint(runs, mistake) -> None:
 
 
 def test_every_notebook_mistake_code_is_exercised() -> None:
-    """Do the cases above cover the mistakes the first three notebooks teach?"""
-    assert {m.code for m in MISTAKE_CASES} == {"no-watch", "variable-rebound", "numpy-in-tape", "int-dtype",
-                                               "all-variables", "adjoint-missing-path"}
+    """Do the cases above cover the mistakes the first three notebooks teach, and the three of 05's TD loss?"""
+    assert {m.code for m in MISTAKE_CASES if m.assignment < "04"} == {
+        "no-watch", "variable-rebound", "numpy-in-tape", "int-dtype", "all-variables", "adjoint-missing-path"}
+    assert {m.code for m in MISTAKE_CASES if m.assignment == "05_cartpole"} == {
+        "terminal-not-masked", "no-stop-gradient", "shape-broadcast"}
 
 
 def test_sanitizers_touch_only_what_varies() -> None:

@@ -74,6 +74,8 @@ STUDENTS: dict[str, dict[str, object]] = {
     "ivy_no_stop_gradient": {"04_qlearner": made("no-stop-gradient")},
     # the greedy action as the argmax tensor instead of a Python int
     "jon_argmax_axis": {"04_qlearner": made("argmax-axis")},
+    # DQN's TD loss on a replay minibatch that bootstraps from max Q(s') also where the pole fell
+    "kai_td_unmasked": {"05_cartpole": made("td-terminal-not-masked")},
     # the same notebook as ada's: graded twice in one run, it must get identical scores and outputs
     "zed_same_as_ada": {"04_qlearner": {}},
 }
