@@ -12,13 +12,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-# Grading options (see README): make grade [COURSE=dir] SUBMISSIONS=dir-or-zip [SCHEDULER=tcp://host:8786] [WORKERS=n] [STUDENT=id] [REGRADE=1]
+# Grading options (see README): make grade [COURSE=dir] SUBMISSIONS=dir-or-zip [SCHEDULER=tcp://host:8786] [WORKERS=n] [STUDENT=id] [REGRADE=1] [REPLACE_CHANGED=1]
 COURSE ?= .
 SUBMISSIONS ?= autograder/samples/submissions
 SCHEDULER ?=
 WORKERS ?=
 STUDENT ?=
 REGRADE ?=
+REPLACE_CHANGED ?=
 
 .PHONY: help setup test test-fast demo lab bench release grade report lock clean
 
@@ -61,7 +62,7 @@ release: setup
 grade: setup
 	$(BIN)/python -m tapelab.grading --course "$(COURSE)" "$(SUBMISSIONS)" \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS)) \
-	  $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade)
+	  $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade) $(if $(REPLACE_CHANGED),--replace-changed)
 
 report: setup
 	$(BIN)/python -m tapelab.grading.report --course "$(COURSE)"

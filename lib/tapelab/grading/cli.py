@@ -48,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="LocalCluster workers (default: number of cores)")
     p.add_argument("--student", help="grade only this student")
     p.add_argument("--regrade", action="store_true", help="grade again even submissions graded before")
+    p.add_argument("--replace-changed", action="store_true",
+                   help="an assignment whose cells changed since it was graded: remove its old grades and record it anew")
     p.add_argument("--course", type=Path, help="the course folder, with its nbgrader_config.py (default: here)")
     p.add_argument("--config", type=Path, help="the course's nbgrader_config.py itself (instead of --course)")
     p.add_argument("--allow-unsandboxed", action="store_true",
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = args.config or course_config(args.course)
         report = grade_class(args.submissions, config=config, scheduler=args.scheduler, workers=args.workers,
-                             student=args.student, regrade=args.regrade,
+                             student=args.student, regrade=args.regrade, replace_changed=args.replace_changed,
                              allow_unsandboxed=args.allow_unsandboxed, on_start=on_start, on_result=on_result)
     except (SchedulerUnreachable, VersionMismatch, SandboxUnavailable, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -121,7 +123,8 @@ def demo(workers: int | None = None, *, regrade: bool = False, progress: bool = 
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    argv = [str(config.parent / "samples" / "submissions"), "--config", str(config)]
+    # the sample class's records are the demo's own: a notebook changed since the last demo replaces them
+    argv = [str(config.parent / "samples" / "submissions"), "--config", str(config), "--replace-changed"]
     argv += ["--workers", str(workers)] if workers else []
     argv += ["--regrade"] if regrade else []
     argv += [] if progress else ["--no-progress"]

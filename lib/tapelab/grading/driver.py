@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tapelab.grading import answer_cells, cache, cluster, findings, gradebook, lms
+from tapelab.grading import answer_cells, cache, cluster, findings, gradebook, lms, revisions
 from tapelab.grading.collect import Submission, assignments, collect, source_files
 from tapelab.grading.containment import Limits, check_sandbox
 from tapelab.grading.jobs import FAILED, NOT_GRADABLE, JobResult, JobSpec, max_points
@@ -166,12 +166,15 @@ def _write_outputs(course: Course, submission: Submission, result: JobResult) ->
 
 def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None, workers: int | None = None,
                 student: str | None = None, regrade: bool = False, limits: Limits | None = None,
-                allow_unsandboxed: bool = False, seed: int = 0,
+                allow_unsandboxed: bool = False, seed: int = 0, replace_changed: bool = False,
                 on_start: Callable[[int, int, str | None], None] | None = None,
                 on_result: Callable[[JobResult, bool], None] | None = None) -> ClassReport:
     """Grade every submission under `submissions` (folder or zip) of the course configured by `config`.
 
-    `limits` default to the ``Limits`` section of the course config.
+    `limits` default to the ``Limits`` section of the course config. An assignment whose source
+    has other cells than the gradebook records with submissions (:mod:`tapelab.grading.revisions`)
+    is refused with a ValueError, or, with `replace_changed`, removed from the gradebook and recorded
+    anew.
     `on_start(jobs_to_grade, workers, dashboard)` is called once the cluster is up;
     `on_result(result, reused)` once per (student, assignment). Raises
     :class:`~tapelab.grading.cluster.SchedulerUnreachable`,
@@ -185,6 +188,9 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
     limits = limits or Limits.from_config(course.config)
     kit = kit_fingerprint()
     sources = {a: source_files(course.source, a) for a in {s.assignment for s in found.submissions}}
+    changed = revisions.changed_assignments(course.gradebook, sources)
+    if changed and not replace_changed:
+        raise ValueError(revisions.refusal(changed))
     specs = {(s.student, s.assignment): JobSpec(s.student, s.assignment, s.files, sources[s.assignment],
                                                 config=course.config, limits=limits,
                                                 allow_unsandboxed=allow_unsandboxed, seed=seed, kit=kit)
@@ -212,6 +218,7 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
                                                    course.config)
             for spec in todo:
                 spec.gradebook = templates[spec.assignment]
+            revisions.replace_assignments(course.gradebook, [c.assignment for c in changed])
             for where, result in list(results.items()):
                 _merge(course, by_key[where], result, on_result, reused=True)
             for spec, outcome in cluster.run_jobs(client, todo):
@@ -220,6 +227,7 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
                 cache.save(course.jobs, result)
                 _merge(course, by_key[(spec.student, spec.assignment)], result, on_result, reused=False)
     else:
+        revisions.replace_assignments(course.gradebook, [c.assignment for c in changed])
         for where, result in results.items():
             _merge(course, by_key[where], result, on_result, reused=True)
     for result in results.values():  # zeros need the assignment's record, which another job may bring

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tapelab.grading.jobs import GRADED, JobResult
 
 #: longest reason shown in a cell of the table.
-REASON_WIDTH = 48
+REASON_WIDTH = 30  # five assignments side by side still fit a wide terminal
 
 
 def _points(value: float) -> str:
