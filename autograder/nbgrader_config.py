@@ -47,11 +47,12 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # What a graded kernel may use (tapelab.grading.limits.Limits; make grade, make demo and the
 # tests read them here). Time is CPU seconds of the kernel and every process it starts, so a
-# grade does not depend on how busy the grading machine is. No correct cell of the course comes
-# near a minute of CPU (the slowest, a learning test, takes about 10 s); a heavier test cell can
-# get more with `"tapelab": {"cpu_seconds": N}` in its metadata in solutions/. A cell past its
-# budget is interrupted; a kernel past memory_mb of resident memory is stopped.
-c.Limits.cpu_seconds_per_cell = 60
+# grade does not depend on how busy the grading machine is. No correct graded cell of the course
+# comes near half a minute of CPU (the slowest take a second or two; the training runs are
+# demonstrations, not run when grading), and an endless loop costs no more than 30 s; a heavier
+# test cell can get more with `"tapelab": {"cpu_seconds": N}` in its metadata in solutions/. A cell
+# past its budget is interrupted; a kernel past memory_mb of resident memory is stopped.
+c.Limits.cpu_seconds_per_cell = 30
 c.Limits.cpu_seconds_per_notebook = 600
 c.Limits.wall_factor = 5  # a cell that waits or sleeps is stopped after 5 x its CPU budget
 c.Limits.memory_mb = 2048

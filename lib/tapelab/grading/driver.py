@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tapelab.grading import answer_cells, cache, cluster, findings, gradebook, lms, revisions
+from tapelab.grading.budget import graded_code
 from tapelab.grading.collect import Submission, assignments, collect, source_files
 from tapelab.grading.containment import Limits, check_sandbox
 from tapelab.grading.jobs import FAILED, NOT_GRADABLE, JobResult, JobSpec, max_points
@@ -204,6 +205,9 @@ def grade_class(submissions: Path, *, config: Path, scheduler: str | None = None
             todo.append(spec)
         else:
             results[where] = hit
+    # The biggest notebooks first, so that no worker idles while another grades the last long one.
+    size = {a: graded_code(files) for a, files in sources.items()}
+    todo.sort(key=lambda spec: -size[spec.assignment])
     report = ClassReport(results=results, problems=found.problems, graded=len(todo),
                          reused=len(results), course=course)
     if todo:
