@@ -41,10 +41,7 @@ $(STAMP): constraints.txt lib/pyproject.toml scripts/setup.sh
 	@touch $(STAMP)
 
 test: setup
-	$(BIN)/python -m pytest tests
-	@if compgen -G "solutions/*/*.ipynb" >/dev/null; then \
-	  $(BIN)/python -m pytest --nbval solutions --nbval-sanitize-with solutions/nbval_sanitize.cfg -p no:cacheprovider; \
-	fi
+	@bash scripts/test.sh "$(BIN)"
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow"
