@@ -130,11 +130,40 @@ def test_groups_share_no_cell():
 # ------------------------------------------------------------------ graded (slow)
 
 
+def _sample_groups(ready: list[mistake_build.Mistake], repo: Path) -> dict[tuple[str, str], tuple]:
+    """(student, assignment) -> the mistakes, for the sample students who make only graded catalogue
+    mistakes, each in a cell of its own (autograder/samples/make_samples.py)."""
+    sys.path.insert(0, str(repo / "autograder" / "samples"))
+    import make_samples
+
+    order = {m.name: i for i, m in enumerate(ready)}
+    out = {}
+    for student, work in make_samples.students().items():
+        for assignment, edits in work.items():
+            made = list(edits.values()) if isinstance(edits, dict) else []
+            if made and all(isinstance(m, mistake_build.Mistake) and m.graded and m.name in order for m in made) \
+                    and all(mistake_build.compatible(a, b) for a in made for b in made if a is not b):
+                out[(student, assignment)] = tuple(sorted(made, key=lambda m: order[m.name]))
+    return out
+
+
 @pytest.fixture(scope="module")
-def graded(repo):
-    """Every available mistake submission graded by the kit's grading job; code -> (Graded, Verdict)."""
+def graded(repo, graded):
+    """Every available mistake graded by the kit's grading job; code -> (Graded, Verdict).
+
+    The sample class (graded once per session: the `graded` fixture of conftest.py, which this one
+    overrides) already makes several of the codes, each sample student a group of compatible catalogue
+    mistakes, so their results are read from it; the other mistakes are graded here, two to a submission.
+    """
+    _, samples = graded
     ready, _ = mistake_build.available(ALL, repo)
-    results = mistake_grade.grade(mistake_build.groups(ready), workers=2, repo=repo)
+    reused = {where: group for where, group in _sample_groups(ready, repo).items() if where in samples.results}
+    covered = {m.code for group in reused.values() for m in group}
+    results = mistake_grade.grade(mistake_build.groups([m for m in ready if m.code not in covered]),
+                                  workers=2, repo=repo)
+    results += [mistake_grade.Graded(group, samples.results[where],
+                                     mistake_grade.verdicts(group, samples.results[where], repo))
+                for where, group in reused.items()]
     return {v.mistake.code: (g, v) for g in results for v in g.verdicts}
 
 
