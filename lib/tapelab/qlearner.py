@@ -38,6 +38,7 @@ import keras
 
 # QLearnerBase and its helpers live in tapelab.qnetwork; these names stay importable from here.
 from tapelab.qnetwork import FIT_MESSAGE, NetworkSpec, QLearnerBase, build_network, resolve_loss, squared_error
+from tapelab.replay import ReplayMemory
 
 __all__ = ["QLearner", "QLearnerBase", "ReplayBuffer", "Transitions", "linear_schedule", "FIT_MESSAGE",
            "NetworkSpec", "build_network", "resolve_loss", "squared_error"]
@@ -198,36 +199,19 @@ class Transitions(NamedTuple):
     dones: np.ndarray
 
 
-class ReplayBuffer:
-    """A ring buffer of the last ``capacity`` transitions, sampled uniformly with its own Generator."""
+class ReplayBuffer(ReplayMemory):
+    """A ring buffer of the last ``capacity`` transitions (:class:`~tapelab.replay.ReplayMemory`), sampled
+    uniformly with its own Generator."""
 
     def __init__(self, capacity: int, state_dim: int, seed: int | None = None) -> None:
-        self.capacity = int(capacity)
+        super().__init__(capacity, state_dim)
         self.rng = np.random.default_rng(seed)
-        self.states = np.zeros([capacity, state_dim], np.float32)
-        self.actions = np.zeros([capacity], np.int32)
-        self.rewards = np.zeros([capacity], np.float32)
-        self.next_states = np.zeros([capacity, state_dim], np.float32)
-        self.dones = np.zeros([capacity], np.float32)
-        self.size = 0
-        self._next = 0
 
-    def __len__(self) -> int:
-        return self.size
-
-    def add(self, batch: Transitions) -> None:
+    def add(self, batch: Transitions) -> None:  # type: ignore[override]
         """Store every transition of ``batch``, overwriting the oldest when full."""
-        for i in range(len(batch.actions)):
-            j = self._next
-            self.states[j] = batch.states[i]
-            self.actions[j] = batch.actions[i]
-            self.rewards[j] = batch.rewards[i]
-            self.next_states[j] = batch.next_states[i]
-            self.dones[j] = batch.dones[i]
-            self._next = (j + 1) % self.capacity
-            self.size = min(self.size + 1, self.capacity)
+        super().add(batch.states, batch.actions, batch.rewards, batch.next_states, batch.dones)
 
-    def sample(self, n: int) -> Transitions:
+    def sample(self, n: int) -> Transitions:  # type: ignore[override]
         """``n`` stored transitions drawn uniformly with replacement."""
         idx = self.rng.integers(self.size, size=n)
         return Transitions(self.states[idx], self.actions[idx], self.rewards[idx],
