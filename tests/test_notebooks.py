@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tapelab.feedback import MISTAKES, Hint
+from tapelab.grading.budget import is_demo
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
@@ -122,11 +123,6 @@ def test_outputs_are_from_one_clean_run(path: Path) -> None:
 MISTAKE_CASES = [m for m in mistakes.load() if m.assignment != "04_qlearner"]
 
 
-def _is_demo(cell: dict) -> bool:
-    """Whether the cell is a demonstration the grader leaves unrun (a locked cell marked tapelab.demo)."""
-    return cell.get("metadata", {}).get("tapelab", {}).get("demo") is True and _meta(cell).get("locked", False)
-
-
 class _Run:
     """A solution notebook's code run once in a namespace, with its cells by grade_id.
 
@@ -146,7 +142,7 @@ class _Run:
         # imported above it; a copy imported earlier in this process would lack them.
         sys.modules.pop("tapelab.grading.trusted", None)
         for cell in _load(path)["cells"]:
-            if cell["cell_type"] == "code" and not _is_demo(cell):
+            if cell["cell_type"] == "code" and not is_demo(cell):  # as the grader runs it
                 self.run(_src(cell))
 
     def run(self, source: str) -> None:

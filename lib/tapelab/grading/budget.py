@@ -60,6 +60,15 @@ class SourceMarks:
     demos: frozenset[str] = frozenset()
 
 
+def is_demo(cell: dict) -> bool:
+    """Whether a source cell is a demonstration the grader leaves unrun: a read-only cell, neither an
+    answer nor a test, marked ``tapelab.demo``."""
+    meta = cell.get("metadata", {})
+    nbgrader = meta.get("nbgrader", {})
+    return bool(nbgrader.get("grade_id")) and (meta.get("tapelab") or {}).get("demo") is True \
+        and bool(nbgrader.get("locked")) and not nbgrader.get("grade") and not nbgrader.get("solution")
+
+
 def source_marks(path: Path) -> SourceMarks:
     """The :class:`SourceMarks` of the source notebook at `path` (none when it cannot be read)."""
     try:
@@ -74,8 +83,7 @@ def source_marks(path: Path) -> SourceMarks:
         seconds = own.get("cpu_seconds")
         if grade_id and isinstance(seconds, (int, float)) and seconds > 0:
             budgets[grade_id] = float(seconds)
-        if grade_id and own.get("demo") is True and nbgrader.get("locked") and not nbgrader.get("grade") \
-                and not nbgrader.get("solution"):
+        if is_demo(cell):
             demos.add(grade_id)
     return SourceMarks(budgets, frozenset(demos))
 
@@ -92,7 +100,7 @@ def graded_code(source: dict[str, bytes]) -> int:
         except ValueError:
             continue
         for cell in cells:
-            if cell.get("cell_type") == "code" and not (cell.get("metadata", {}).get("tapelab") or {}).get("demo"):
+            if cell.get("cell_type") == "code" and not is_demo(cell):
                 source_text = cell.get("source", "")
                 total += len(source_text if isinstance(source_text, str) else "".join(source_text))
     return total
