@@ -88,6 +88,8 @@ def changed_assignments(gradebook: Path, sources: dict[str, dict[str, bytes]]) -
 
 def replace_assignments(gradebook: Path, assignments: list[str]) -> None:
     """Remove `assignments` from the gradebook, with every grade and comment of their submissions."""
+    if not assignments:  # nothing to remove: a new gradebook stays unopened (nbgrader creates it on first merge)
+        return
     with Gradebook(f"sqlite:///{Path(gradebook).resolve()}") as gb:
         for assignment in assignments:
             gb.remove_assignment(assignment)
