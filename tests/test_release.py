@@ -2,7 +2,7 @@
 
 One fresh generation (a temporary folder with its own gradebook) is shared by
 the module; the expensive checks run each nbgrader command once for all
-assignments: `nbgrader validate` on the solutions, `nbgrader autograde` on the
+assignments: `nbgrader validate` on the solutions, the kit's grading job on the
 unmodified student notebooks.
 """
 
@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
-from nbgrader.api import Gradebook
 from nbgrader.preprocessors import CheckCellMetadata
 from nbgrader.validator import Validator
 
@@ -32,12 +30,6 @@ ASSIGNMENTS = release.assignments()
 SOLUTION_NOTEBOOKS = sorted(REPO.glob("solutions/*/*.ipynb"))
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME")
 REGION = re.compile(r"^\s*#+\s*BEGIN (SOLUTION|HIDDEN TESTS)\s*$(.*?)^\s*#+\s*END \1\s*$", re.M | re.S)
-
-
-def _nbgrader(*args: str, cwd: Path = REPO / "autograder") -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
 
 
 def _cells(path: Path) -> list[dict]:
@@ -170,34 +162,26 @@ def test_student_cells_are_valid_python() -> None:
 
 
 @pytest.mark.slow
-def test_unmodified_student_notebooks_fail_and_grade_zero(fresh: Path) -> None:
-    """Does every unmodified student notebook autograde to 0 points without crashing, failing every test cell?"""
-    student = "unmodified"
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    jobs = {}
-    for assignment in ASSIGNMENTS:  # one private course root and gradebook copy each, graded in parallel
-        root = fresh / "grading" / assignment
-        shutil.copytree(fresh / "course" / assignment, root / "submitted" / student / assignment)
-        shutil.copyfile(fresh / "gradebook.db", root / "gradebook.db")
-        jobs[assignment] = (root, subprocess.Popen(
-            [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student,
-             f"--CourseDirectory.root={root}",
-             "--CourseDirectory.submitted_directory=submitted",
-             "--CourseDirectory.autograded_directory=autograded",
-             f"--CourseDirectory.source_directory={REPO / 'solutions'}",
-             f"--CourseDirectory.db_url=sqlite:///{root / 'gradebook.db'}"],
-            cwd=REPO / "autograder", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    for assignment, (root, proc) in jobs.items():
-        log = proc.communicate()[0]
-        assert proc.returncode == 0, f"autograde {assignment} crashed:\n{log[-3000:]}"
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "tapelab") as gb:
-            submission = gb.find_submission(assignment, student)
-            assert submission.max_score > 0, f"{assignment} has no points"
-            assert submission.score == 0, f"the unmodified {assignment} scored {submission.score}"
+def test_unmodified_student_notebooks_fail_and_grade_zero(fresh: Path, tmp_path: Path) -> None:
+    """Graded as make grade grades (nbgrader autograde in the kit's grading job), does every unmodified student
+    notebook score 0 without crashing, failing every test cell?"""
+    sys.path.insert(0, str(REPO / "tests" / "fixtures" / "mistakes"))
+    import mistake_grade
+
+    notebooks = [nb for assignment in ASSIGNMENTS for nb in sorted((fresh / "course" / assignment).glob("*.ipynb"))]
+    specs = [mistake_grade.job_spec("unmodified", f"{nb.parent.name}/{nb.name}", nbformat.read(nb, as_version=4),
+                                    REPO) for nb in notebooks]
+    for notebook, result in zip(notebooks, mistake_grade.grade_specs(specs)):
+        assignment = notebook.parent.name
+        assert result.status == "graded", f"{assignment} was not graded: {result.messages}"
+        assert result.max_score > 0, f"{assignment} has no points"
+        assert result.score == 0, f"the unmodified {assignment} scored {result.score}"
         # validate the executed notebook (no second run): every graded cell fails, none passes
-        for notebook in sorted((root / "autograded" / student / assignment).glob("*.ipynb")):
-            graded = sum(c.get("metadata", {}).get("nbgrader", {}).get("grade", False) for c in _cells(notebook))
-            plain = Validator(preprocessors=[CheckCellMetadata]).validate(str(notebook))
-            inverted = Validator(preprocessors=[CheckCellMetadata], invert=True).validate(str(notebook))
-            assert len(plain.get("failed", [])) == graded > 0, f"{notebook.name}: {plain}"
-            assert inverted == {}, f"{notebook.name} has test cells that pass unmodified: {inverted}"
+        graded_copy = tmp_path / assignment / notebook.name
+        graded_copy.parent.mkdir()
+        graded_copy.write_bytes(result.autograded[notebook.name])
+        graded = sum(c.get("metadata", {}).get("nbgrader", {}).get("grade", False) for c in _cells(graded_copy))
+        plain = Validator(preprocessors=[CheckCellMetadata]).validate(str(graded_copy))
+        inverted = Validator(preprocessors=[CheckCellMetadata], invert=True).validate(str(graded_copy))
+        assert len(plain.get("failed", [])) == graded > 0, f"{notebook.name}: {plain}"
+        assert inverted == {}, f"{notebook.name} has test cells that pass unmodified: {inverted}"
