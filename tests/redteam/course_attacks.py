@@ -3,9 +3,10 @@
 Hostile students for each course notebook, each with a :data:`PATCHES` cell put
 in front of their first answer, before any test runs:
 
-* ``patched-<student>``: each wrong student of ``tests/fixtures/answers/<assignment>.toml``
+* ``patched-<student>``: wrong students of ``tests/fixtures/answers/<assignment>.toml``
   again, their wrong answers now behind the patches: the cells they lose must
-  still score 0;
+  still score 0. The fewest students whose losses cover every test, in file order
+  (:func:`covering`): one wrong answer per test behind the patches is the attack;
 * ``liar-<assignment>``: every function, class and value the solution defines is
   an object that agrees with everything (``__eq__`` always true, any attribute,
   any call, any number): every graded cell must score 0.
@@ -122,14 +123,26 @@ def _with_patches(nb: nbformat.NotebookNode, cells: list[str], code: dict[str, s
     return nb
 
 
+def covering(group: list[answers.Student]) -> list[answers.Student]:
+    """The wrong students of `group` that, taken greedily (most new tests first, file order on ties), lose
+    every test some wrong student loses."""
+    left = frozenset().union(*(s.loses for s in group))
+    chosen: list[answers.Student] = []
+    while left:
+        best = max((s for s in group if s not in chosen), key=lambda s: len(s.loses & left))
+        chosen.append(best)
+        left -= best.loses
+    return [s for s in group if s in chosen]
+
+
 def attacks(path: Path, repo: Path = mistake_build.REPO) -> list[Attack]:
-    """The hostile students of one answers file: each wrong student behind the patches, and the liar."""
+    """The hostile students of one answers file: wrong students behind the patches, and the liar."""
     group = answers.students(answers.load(path))
     notebook = group[0].notebook
     sources = _solution_sources(notebook, repo)
     cells = list(sources)
     out = []
-    for student in (s for s in group if not s.correct):
+    for student in covering(group):
         nb = _with_patches(answers.submission(student, repo), cells, {})
         out.append(Attack(f"patched-{student.name}", notebook, nb, student.loses))
     liars = {cell: liar_cell(source) for cell, source in sources.items()}
