@@ -116,7 +116,7 @@ def make_course(root: Path) -> Path:
     """Write solutions/toy/toy.ipynb and autograder/nbgrader_config.py under `root`."""
     (root / "solutions" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
     nbformat.write(source_notebook(), root / "solutions" / ASSIGNMENT / NOTEBOOK)
-    course_config(root, "toy", cpu_seconds_per_cell=5)
+    course_config(root, "toy", cpu_seconds_per_cell=2)  # its cells take milliseconds; dee loops for 2 s
     return root
 
 
