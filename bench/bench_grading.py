@@ -12,7 +12,7 @@ process's run, on this machine:
 The floor of any notebook with TensorFlow is starting a kernel and importing
 TensorFlow in it (``kernel_tf_import_seconds``). ``grade_overhead_vs_floor`` is
 what grading one notebook costs beyond the work its own cells ask for (the
-cells after the imports: the student's code and the tests,
+cells after the imports that the grader runs, demonstrations left out: the student's code and the tests,
 ``own_compute_seconds_per_notebook``), over that floor; ``import_cell_seconds_per_notebook``
 is the part of it the notebooks' first cell takes (TensorFlow and whatever else it imports).
 The kit grades with every core busy, which slows importing TensorFlow too:
@@ -131,11 +131,17 @@ def cell_seconds(result) -> tuple[float, float]:
 
     The others are the work the student's code and the tests ask for; what is left of the
     job's time is the cost of grading: the kernel, the imports, nbgrader, the sandbox, the feedback.
+    Demonstrations are left out: the grader does not run them, and the timing they keep is the
+    one nbgrader restored from the source notebook with the rest of a read-only cell.
     """
+    from tapelab.grading.budget import source_marks
+
     imports = own = 0.0
     for name, data in result.autograded.items():
         if name.endswith(".ipynb"):
-            code = [c for c in json.loads(data)["cells"] if c["cell_type"] == "code"]
+            demos = source_marks(REPO / "solutions" / result.assignment / name).demos
+            code = [c for c in json.loads(data)["cells"] if c["cell_type"] == "code"
+                    and c.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in demos]
             times = [_seconds(c.get("metadata", {}).get("execution", {})) for c in code]
             imports += sum(times[:1])
             own += sum(times[1:])
