@@ -9,7 +9,7 @@
 # is printed after the first's; the exit status is non-zero when anything fails.
 set -uo pipefail
 bin="$1"
-log=".nbval.log"
+log=".test-beside.log"
 beside=(tests/test_browser.py tests/test_redteam.py tests/test_other_course.py tests/test_budget.py tests/test_sandbox.py
         tests/test_zygote.py tests/test_watchdog.py tests/test_release.py tests/test_gradebook_schema.py)
 second() {
