@@ -1,4 +1,4 @@
-"""Shared pytest setup: quiet TensorFlow, repository paths, the `slow` marker, the graded sample class."""
+"""Shared pytest setup: quiet TensorFlow, repository paths, the graded sample class, the notebooks run in process."""
 
 from __future__ import annotations
 
@@ -34,3 +34,19 @@ def graded(repo, tmp_path_factory):
     report = grade_class(repo / "autograder" / "samples" / "submissions",
                          config=root / "autograder" / "nbgrader_config.py", workers=2, allow_unsandboxed=True)
     return root, report
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(repo):
+    """The solution notebooks run in this process (tests/notebook_runs.py), each once per session;
+    afterwards, the process-wide settings they changed are restored."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import tensorflow as tf
+    from notebook_runs import NotebookRuns
+
+    backend, tf_level = matplotlib.get_backend(), tf.get_logger().level
+    yield NotebookRuns(repo)
+    plt.close("all")
+    tf.get_logger().setLevel(tf_level)
+    matplotlib.use(backend)

@@ -4,8 +4,13 @@
 students write them (NumPy instead of TensorFlow, a loop instead of vectorised
 code, another API route the prompt allows, NumPy scalars and bools) and wrong
 ones, each with the graded cells it must lose. The fast tests check that the
-fixtures cover every answer cell twice and every test once; the slow one grades
-every student through the kit's grading job, as ``make grade`` does.
+fixtures cover every answer cell twice and every test once, and grade every
+student in this process (tests/notebook_runs.py: the solution notebook with the
+student's cells, run from the first of them down, hidden tests included). The
+slow one grades the first correct student of each notebook through the kit's
+grading job, as ``make grade`` does: a fresh sandboxed kernel, nbgrader's scores.
+Wrong answers meet the grading job in the sample class (exact scores) and the
+course red team (behind patched comparisons).
 """
 
 from __future__ import annotations
@@ -67,11 +72,25 @@ def test_submission_changes_only_the_answered_cells(student, repo):
     assert [c.metadata for c in correct.cells] == [c.metadata for c in theirs.cells]
 
 
+@pytest.mark.parametrize("student", STUDENTS, ids=lambda s: s.name)
+def test_student_fails_exactly_the_cells_it_loses(student, notebook_runs):
+    """Run in this process from the first answered cell down, do exactly the test cells the student loses fail?"""
+    failed = notebook_runs(student.notebook).failing({a.cell: a.code for a in student.answers})
+    assert set(failed) == set(student.loses), (
+        f"{student.name}: expected to fail {sorted(student.loses) or 'nothing'}, failed {failed or 'nothing'}")
+
+
+def _first_correct() -> list:
+    """The first correct student of each answers file."""
+    return [next(s for s in answers.students(answers.load(path)) if s.correct) for path in FILES]
+
+
 @pytest.mark.slow
-def test_every_student_is_graded_as_expected(repo):
-    """Graded by the kit's grading job, does every student get exactly the expected points, cell by cell?"""
-    results = answers.grade(STUDENTS, repo=repo)
-    wrong = {s.name: answers.disagreements(s, r, repo) for s, r in zip(STUDENTS, results)}
+def test_correct_students_get_full_marks_from_the_grading_job(repo):
+    """Graded by the kit's grading job, does the first correct student of each notebook get every point?"""
+    chosen = _first_correct()
+    results = answers.grade(chosen, repo=repo)
+    wrong = {s.name: answers.disagreements(s, r, repo) for s, r in zip(chosen, results)}
     wrong = {name: off for name, off in wrong.items() if off}
     assert not wrong, "graded otherwise than expected (expected, got, message): " + "; ".join(
         f"{name}: {off}" for name, off in wrong.items())

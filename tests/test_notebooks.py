@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from tapelab.feedback import MISTAKES, Hint
-from tapelab.grading.budget import is_demo
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
 
 import mistakes  # noqa: E402  (the course's catalogue of mistakes, autograder/mistakes.toml)
+from notebook_runs import NotebookRun  # noqa: E402
 NOTEBOOKS = sorted(REPO.glob("solutions/*/*.ipynb"))
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (tapelab)", "language": "python"}
 #: An exercise heading: "### Exercise 2 (3 points): ..." or "### ✏️ Your turn: ... (2 + 4 + 3 points)",
@@ -123,60 +123,11 @@ def test_outputs_are_from_one_clean_run(path: Path) -> None:
 MISTAKE_CASES = [m for m in mistakes.load() if m.assignment != "04_qlearner"]
 
 
-class _Run:
-    """A solution notebook's code run once in a namespace, with its cells by grade_id.
-
-    As the grader does, it leaves the demonstrations unrun (training runs, pictures): no graded cell
-    may need them, and running them would cost this process their training time.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.cells = {_meta(c)["grade_id"]: _src(c) for c in _load(path)["cells"] if _meta(c)}
-        self.ns: dict = {"__name__": "__notebook__"}
-        import sys
-
-        import matplotlib
-
-        matplotlib.use("Agg")
-        # The setup cell imports tapelab.grading.trusted last, so that it keeps the modules
-        # imported above it; a copy imported earlier in this process would lack them.
-        sys.modules.pop("tapelab.grading.trusted", None)
-        for cell in _load(path)["cells"]:
-            if cell["cell_type"] == "code" and not is_demo(cell):  # as the grader runs it
-                self.run(_src(cell))
-
-    def run(self, source: str) -> None:
-        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
-        exec(compile(code, "<cell>", "exec"), self.ns)
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict[str, _Run]:
-    """The notebooks run so far; afterwards, the process-wide settings they changed are restored."""
-    import matplotlib
-    import matplotlib.pyplot as plt
-    import tensorflow as tf
-
-    backend, tf_level = matplotlib.get_backend(), tf.get_logger().level
-    cache: dict[str, _Run] = {}
-    yield cache
-    plt.close("all")
-    tf.get_logger().setLevel(tf_level)
-    matplotlib.use(backend)
-
-
-def _run(runs: dict[str, _Run], assignment: str) -> _Run:
-    if assignment not in runs:
-        path = next((REPO / "solutions" / assignment).glob("*.ipynb"))
-        runs[assignment] = _Run(path)
-    return runs[assignment]
-
-
 @pytest.mark.parametrize("mistake", MISTAKE_CASES, ids=[f"{m.assignment[:2]}-{m.name}" for m in MISTAKE_CASES])
-def test_a_typical_mistake_gets_its_hint(runs, mistake) -> None:
+def test_a_typical_mistake_gets_its_hint(notebook_runs, mistake) -> None:
     """Does the test cell name the mistake (its tapelab.feedback code) when the solution has it?"""
     assert mistake.code in MISTAKES
-    run = _run(runs, mistake.assignment)
+    run = notebook_runs(mistake.assignment)
     source = run.cells[mistake.cell]
     try:
         run.run(mistakes.make(source, mistake))
@@ -253,11 +204,11 @@ BACKWARD_CASES = [
 
 
 @pytest.mark.parametrize("name, code, message", BACKWARD_CASES, ids=[c[0] for c in BACKWARD_CASES])
-def test_02_backward_is_checked_as_the_students_own(runs, name, code, message) -> None:
+def test_02_backward_is_checked_as_the_students_own(notebook_runs, name, code, message) -> None:
     """Does test_backward pass a reverse pass written another way, and fail one that calls the library's?"""
     import tapelab.chainrule
 
-    run = _run(runs, "02_chain_rule")
+    run = notebook_runs("02_chain_rule")
     try:
         run.run(code)
         if message is None:
@@ -272,34 +223,14 @@ def test_02_backward_is_checked_as_the_students_own(runs, name, code, message) -
 
 # ------------------------------------------------------------------ 04: the Q-learning tests tell right from wrong
 
-ANSWERS_04 = REPO / "tests" / "fixtures" / "answers" / "04_qlearner.toml"
-TESTS_04 = ("test_corridor", "test_chosen_q", "test_choose_action", "test_train_step", "test_whole_games")
-
 
 @pytest.fixture(scope="module")
-def run04(runs) -> _Run:
+def run04(notebook_runs) -> NotebookRun:
     """The 04 solution notebook run once in this process (every test cell passed)."""
-    return _run(runs, "04_qlearner")
+    return notebook_runs("04_qlearner")
 
 
-def _failing(run: _Run, answers: dict[str, str], tests=TESTS_04) -> dict[str, str]:
-    """The test cells that fail with `answers` (grade_id -> code) in place of the solutions; the solutions after."""
-    failed = {}
-    try:
-        for cell, code in answers.items():
-            run.run(code)
-        for test in tests:
-            try:
-                run.run(run.cells[test])
-            except Exception as error:  # noqa: BLE001 - a failing test cell, whatever it raises
-                failed[test] = f"{type(error).__name__}: {error}"
-    finally:
-        for cell in ("corridor", "chosen_q", "my_qlearner"):
-            run.run(run.cells[cell])
-    return failed
-
-
-def _edited(run: _Run, cell: str, edits) -> str:
+def _edited(run: NotebookRun, cell: str, edits) -> str:
     source = run.cells[cell]
     for old, new in edits:
         assert source.count(old) == 1, f"the solution of {cell} no longer contains {old!r} once; update this case"
@@ -338,7 +269,7 @@ WHOLE_GAMES_CASES = [
 @pytest.mark.parametrize("name, edits, passes", WHOLE_GAMES_CASES, ids=[c[0] for c in WHOLE_GAMES_CASES])
 def test_04_whole_games_tell_a_right_update_from_a_wrong_one(run04, name, edits, passes) -> None:
     """Does test_whole_games pass a train_step written differently but right, and fail each wrong one?"""
-    failed = _failing(run04, {"my_qlearner": _edited(run04, "my_qlearner", edits)}, ("test_whole_games",))
+    failed = run04.failing({"my_qlearner": _edited(run04, "my_qlearner", edits)}, ("test_whole_games",))
     assert ("test_whole_games" not in failed) == passes, failed or "test_whole_games passed"
 
 
@@ -347,26 +278,9 @@ def test_04_base_methods_earn_nothing(run04) -> None:
     train_step = run04.cells["my_qlearner"].split("    def train_step")[1]
     for body in ("", "    def choose_action(self, q):\n        return super().choose_action(q)\n\n"):
         code = "class MyQLearner(QLearnerBase):\n" + body + "    def train_step" + train_step
-        failed = _failing(run04, {"my_qlearner": code}, ("test_choose_action", "test_train_step"))
+        failed = run04.failing({"my_qlearner": code}, ("test_choose_action", "test_train_step"))
         assert list(failed) == ["test_choose_action"], failed
         assert failed["test_choose_action"].startswith("NotImplementedError: MyQLearner.choose_action(q) is not written")
-
-
-def _answer_students() -> dict[str, list[dict]]:
-    import tomllib
-
-    students: dict[str, list[dict]] = {}
-    for answer in tomllib.loads(ANSWERS_04.read_text(encoding="utf-8"))["answer"]:
-        students.setdefault(answer["student"], []).append(answer)
-    return students
-
-
-@pytest.mark.parametrize("student", list(_answer_students()))
-def test_04_other_students_answers_score_as_written(run04, student) -> None:
-    """Do the answers of tests/fixtures/answers/04_qlearner.toml fail exactly the test cells their `loses` names?"""
-    answers = _answer_students()[student]
-    failed = _failing(run04, {a["cell"]: a["code"] for a in answers})
-    assert sorted(failed) == sorted({cell for a in answers for cell in a["loses"]}), failed
 
 
 #: (name, code that replaces one solution cell, the test cell that must fail anyway)
@@ -447,7 +361,7 @@ def test_04_tampering_earns_nothing(run04, monkeypatch, name, cell, code, test) 
             monkeypatch.setattr(module, attribute, getattr(module, attribute))  # put back after the test
     saved = {name: run04.ns.get(name) for name in ("check_world", "find_world_problems", "expect", "fail")}
     try:
-        failed = _failing(run04, {cell: code}, (test,))
+        failed = run04.failing({cell: code}, (test,))
     finally:
         run04.ns.update(saved)
         for shadow in ("same_float", "same_floats", "is_true", "range", "isinstance", "abs"):
