@@ -5,7 +5,7 @@ small course (the assignment of ``tests/redteam/source``). The class is graded
 by :func:`tapelab.grading.driver.grade_class` (the ``make grade`` path: intake,
 tamper checks, one sandboxed nbgrader job per student on a local Dask cluster,
 one writer of the course gradebook), with tight limits so the batch takes
-seconds per case. Then each case's score and messages are compared with what
+seconds per case (``cases.LIMITS``). Then each case's score and messages are compared with what
 the case expects, and the batch as a whole must leave every other student's
 files and grades alone.
 """
@@ -29,13 +29,9 @@ import build  # noqa: E402
 import cases  # noqa: E402
 
 from tapelab.grading import intake, sandbox  # noqa: E402
-from tapelab.grading.limits import Limits  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-#: tight limits, so the batch takes seconds per case; the per-process CPU backstop stays above the budgets.
-LIMITS = Limits(cpu_seconds_per_cell=5, cpu_seconds_per_notebook=30, memory_mb=1024, process_cpu_s=40, nproc=64,
-                fsize_mb=16)
 
 def _messages(result) -> list[str]:
     """Everything a student reads about a result: summary messages, cell errors, notes in the notebook."""
@@ -87,7 +83,7 @@ def batch(tmp_path_factory):
     other.parent.mkdir(parents=True)
     shutil.copyfile(originals / "correct" / cases.ASSIGNMENT / cases.NOTEBOOK, other)
     before = intake.fingerprint(originals)
-    report = grade_class(originals, config=course / "autograder" / "nbgrader_config.py", workers=3, limits=LIMITS)
+    report = grade_class(originals, config=course / "autograder" / "nbgrader_config.py", workers=3, limits=cases.LIMITS)
     assert str(report.containment).startswith("sandboxed")
     return course, originals, {student: r for (student, _a), r in report.results.items()}, before
 

@@ -19,7 +19,12 @@ from typing import Callable
 
 from nbformat import NotebookNode, writes
 
+from tapelab.grading.limits import Limits
+
 NOTEBOOK = "tiny.ipynb"
+#: tight limits, so the batch takes seconds per case; the per-process CPU backstop stays above the budgets.
+LIMITS = Limits(cpu_seconds_per_cell=2, cpu_seconds_per_notebook=30, memory_mb=1024, process_cpu_s=40, nproc=64,
+                fsize_mb=16)
 ASSIGNMENT = "redteam"
 CORRECT = {"add": "def add(a, b):\n    return a + b",
            "norm": "def norm(v):\n    return math.sqrt(sum(x * x for x in v))",
@@ -186,7 +191,7 @@ CASES: list[Case] = [
          [r"MemoryError|MB of memory, over its limit of 1024 MB"],
          edit=prepend("step", "hog = []\nwhile True:\n    hog.append(bytearray(1 << 20))")),
     Case("infinite-loop", "a loop that never ends in norm's cell", 2,
-         [r"CellTimeoutError: this cell used [\d.]+ s of CPU of its 5 s and was interrupted"],
+         [rf"CellTimeoutError: this cell used [\d.]+ s of CPU of its {LIMITS.cpu_seconds_per_cell:g} s and was interrupted"],
          edit=prepend("norm", "while True:\n    pass")),
     Case("ignores-interrupt", "a CPU loop that swallows KeyboardInterrupt: only the grader's kill stops it", 1,
          [r"kept running past its time limit although it was interrupted"],
