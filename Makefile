@@ -70,7 +70,7 @@ bench: setup
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install -q --upgrade pip
-	.lock-venv/bin/pip install -q -e "lib[course]"
+	.lock-venv/bin/pip install -q -e "lib[course]" uv  # uv: the installer make setup uses, pinned here too
 	{ sed -n '1,/^# tensorflow-cpu has no macOS/p' constraints.txt; \
 	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' | sed 's/^tensorflow-cpu==\(.*\)/tensorflow==\1\n&/'; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .lock-venv
