@@ -63,6 +63,16 @@ window.__tapelab = {
     const started = (count !== null && count > after) || !!(mark && mark.started);
     return this.ready(path) && started && !this.pending(path);
   },
+  counts(path) {
+    // [type, execution count] of every cell: what deciding where a run starts needs, without the outputs
+    const cells = this.panel(path).content.model.cells;
+    const out = [];
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells.get(i);
+      out.push([c.type, c.type === 'code' ? (c.executionCount ?? null) : null]);
+    }
+    return out;
+  },
   cells(path) {
     const w = this.panel(path);
     const cells = w.content.model.cells;
@@ -237,10 +247,10 @@ class LabNotebook:
 
     def run_cell_and_advance(self, index: int) -> None:
         """Press Shift+Enter on the selected cell `index` (as a student does); wait for it to finish."""
-        cell = self.cells()[index]
+        kind = self._counts()[index][0]
         before = self._max_count()
         self.page.keyboard.press("Shift+Enter")
-        if cell.type == "code":
+        if kind == "code":
             self._wait_settled(index, before)
 
     def type_into(self, index: int, code: str) -> None:
@@ -276,11 +286,14 @@ class LabNotebook:
         dialog = self.page.locator(".jp-Dialog")
         return f"; JupyterLab shows a dialog: {dialog.first.inner_text()!r}" if dialog.count() else ""
 
+    def _counts(self) -> list[tuple[str, int | None]]:
+        return [tuple(c) for c in self.page.evaluate("p => window.__tapelab.counts(p)", self.path)]
+
     def _max_count(self) -> int:
-        return max([c.count or 0 for c in self.cells()], default=0)
+        return max([count or 0 for _, count in self._counts()], default=0)
 
     def _first_code_index(self, start: int) -> int | None:
-        return next((c.index for c in self.cells()[start:] if c.type == "code"), None)
+        return next((i for i, (kind, _) in enumerate(self._counts()) if i >= start and kind == "code"), None)
 
     # -- reading -----------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
