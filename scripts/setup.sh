@@ -37,7 +37,7 @@ echo "setup: installing tapelab and the course tools from constraints.txt"
 # seconds instead of a minute or more. Where uv cannot be had or cannot reach the package index
 # (an index configured for pip only), pip installs them.
 if "$VENV/bin/python" -m pip install -q -c constraints.txt uv >/dev/null 2>&1 \
-   && "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -c constraints.txt -e "lib[course]"; then
+   && "$VENV/bin/uv" pip install -q --compile-bytecode --python "$VENV/bin/python" -c constraints.txt -e "lib[course]"; then
   :
 else
   echo "setup: installing with pip instead of uv"
