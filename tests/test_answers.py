@@ -4,11 +4,11 @@
 students write them (NumPy instead of TensorFlow, a loop instead of vectorised
 code, another API route the prompt allows, NumPy scalars and bools) and wrong
 ones, each with the graded cells it must lose. The fast tests check that the
-fixtures cover every answer cell twice and every test once, and grade every
-student in this process (tests/notebook_runs.py: the solution notebook with the
-student's cells, run from the first of them down, hidden tests included). The
-slow one grades the first correct student of each notebook through the kit's
-grading job, as ``make grade`` does: a fresh sandboxed kernel, nbgrader's scores.
+fixtures cover every answer cell twice and every test once. The slow ones grade
+every student in this process (tests/notebook_runs.py: the solution notebook with
+the student's cells, run from the first of them down, hidden tests included), and
+the first correct student of each notebook through the kit's grading job, as
+``make grade`` does (a fresh sandboxed kernel, nbgrader's scores).
 Wrong answers meet the grading job in the sample class (exact scores) and the
 course red team (behind patched comparisons).
 """
@@ -72,6 +72,7 @@ def test_submission_changes_only_the_answered_cells(student, repo):
     assert [c.metadata for c in correct.cells] == [c.metadata for c in theirs.cells]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", STUDENTS, ids=lambda s: s.name)
 def test_student_fails_exactly_the_cells_it_loses(student, notebook_runs):
     """Run in this process from the first answered cell down, do exactly the test cells the student loses fail?"""
