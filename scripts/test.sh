@@ -4,16 +4,14 @@
 # The machine's cores are shared instead of taken in turns: much of the suite uses one core (in-process
 # tests, a kernel starting, a browser rendering between cells), so a second run fills the other. The
 # second run takes nbval on every solution notebook and the test files that share no fixture with the
-# rest (each grades its own class, starts its own JupyterLab or trains its own learners); the first
-# takes everything else. Grades count CPU seconds, not wall-clock seconds, so they do not depend on
-# the load. The second run's report is printed after the first's; the exit status is non-zero when
-# anything fails.
+# rest (each grades its own class or starts its own JupyterLab); the first takes everything else. Grades
+# count CPU seconds, not wall-clock seconds, so they do not depend on the load. The second run's report
+# is printed after the first's; the exit status is non-zero when anything fails.
 set -uo pipefail
 bin="$1"
 log=".test-beside.log"
 beside=(tests/test_browser.py tests/test_redteam.py tests/test_other_course.py tests/test_budget.py tests/test_sandbox.py
-        tests/test_zygote.py tests/test_watchdog.py tests/test_release.py tests/test_gradebook_schema.py
-        tests/test_training.py tests/test_dqn_training.py)
+        tests/test_zygote.py tests/test_watchdog.py tests/test_release.py tests/test_gradebook_schema.py)
 second() {
   local status=0
   if compgen -G "solutions/*/*.ipynb" >/dev/null; then
