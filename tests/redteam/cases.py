@@ -23,7 +23,8 @@ from tapelab.grading.limits import Limits
 
 NOTEBOOK = "tiny.ipynb"
 #: tight limits, so the batch takes seconds per case; the per-process CPU backstop stays above the budgets.
-LIMITS = Limits(cpu_seconds_per_cell=2, cpu_seconds_per_notebook=30, memory_mb=1024, process_cpu_s=40, nproc=64,
+#: A cell's 5 s leave the memory bomb time to reach memory_mb first even on a slow machine (at 2 s it did not).
+LIMITS = Limits(cpu_seconds_per_cell=5, cpu_seconds_per_notebook=30, memory_mb=1024, process_cpu_s=40, nproc=64,
                 fsize_mb=16)
 ASSIGNMENT = "redteam"
 CORRECT = {"add": "def add(a, b):\n    return a + b",
