@@ -359,11 +359,5 @@ def test_04_tampering_earns_nothing(run04, monkeypatch, name, cell, code, test) 
                           (tapelab.worlds, ("check_world", "find_world_problems")), (tapelab.feedback, ("expect",))):
         for attribute in names:
             monkeypatch.setattr(module, attribute, getattr(module, attribute))  # put back after the test
-    saved = {name: run04.ns.get(name) for name in ("check_world", "find_world_problems", "expect", "fail")}
-    try:
-        failed = run04.failing({cell: code}, (test,))
-    finally:
-        run04.ns.update(saved)
-        for shadow in ("same_float", "same_floats", "is_true", "range", "isinstance", "abs"):
-            run04.ns.pop(shadow, None)
+    failed = run04.failing({cell: code}, (test,))  # puts the notebook's names back, shadows and all
     assert test in failed, f"{test} passed for {name}"
